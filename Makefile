@@ -1,0 +1,36 @@
+# Every target installs what it needs into .venv first, so a fresh clone needs nothing but Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check bench format clean install
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tightknit-async demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/ruff format --check tightknit_async tests benchmarks
+	$(BIN)/ruff check tightknit_async tests benchmarks
+	$(BIN)/mypy tightknit_async
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
+
+format: $(STAMP)
+	$(BIN)/ruff format tightknit_async tests benchmarks
+	$(BIN)/ruff check --fix tightknit_async tests benchmarks
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""tightknit_async."""
