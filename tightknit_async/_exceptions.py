@@ -3,13 +3,12 @@
 Every error the library raises derives from :class:`TightknitError`::
 
     TightknitError
-    ├── IdempotencyKeyError            malformed key, or a key reused for another request (never sent)
+    ├── IdempotencyKeyError            malformed key, or a key reused with another request
     ├── ClientClosedError              the client was used after ``aclose()`` / ``async with`` exit
     ├── WrongEventLoopError            the client was used from an event loop other than its own
-    ├── GovernorTimeoutError           the rate governor could not grant a slot within the wait deadline
+    ├── GovernorTimeoutError           no send slot from the rate governor within the deadline
     ├── APIConnectionError             no HTTP response: refused, reset, DNS, TLS, dropped mid-reply
     │   └── APITimeoutError            connect / read / total timeout
-    ├── RetryBudgetExceededError       the call's total time budget ran out between attempts
     └── APIStatusError                 the server answered with a 4xx or 5xx status
         ├── BadRequestError            400 (also 422)
         ├── AuthenticationError        401
@@ -47,7 +46,6 @@ __all__ = [
     "PermissionDeniedError",
     "PlanRequiredError",
     "RateLimitError",
-    "RetryBudgetExceededError",
     "TightknitError",
     "WrongEventLoopError",
     "status_error_class",
@@ -97,24 +95,21 @@ class _RequestError(TightknitError):
 
 
 class APIConnectionError(_RequestError):
-    """No HTTP response was received: connection refused, reset, DNS failure, TLS, dropped reply."""
+    """No HTTP response was received: connection refused, reset, DNS failure, TLS, dropped reply.
+
+    ``request_sent`` is ``False`` only when the request certainly never reached the server (the
+    connection could not be opened), so even a mutation without an idempotency key may be retried.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connect, read or total)."""
-
-
-class RetryBudgetExceededError(_RequestError):
-    """The call's total time budget ran out before another attempt could be made.
-
-    ``last_error`` holds the error of the final attempt (also chained as ``__cause__``).
-    """
-
-    def __init__(
-        self, message: str, *, method: str = "", path: str = "", last_error: BaseException | None
-    ) -> None:
-        super().__init__(message, method=method, path=path)
-        self.last_error = last_error
 
 
 class APIStatusError(_RequestError):
@@ -124,7 +119,7 @@ class APIStatusError(_RequestError):
         status_code: the HTTP status.
         body: the decoded JSON body, or for a non-JSON body the text (truncated to 500 characters).
         headers: the response headers (lower-cased names).
-        request_id: the server's request id when it sent one (``X-Request-Id`` and kin), else ``None``.
+        request_id: the server's request id (``X-Request-Id`` and kin), else ``None``.
         replayed: ``True`` when this answer is a replay of an earlier one (``X-Idempotent-Replayed``
             from the server, or the client's replay cache).
         code: the error code from the body (``INSUFFICIENT_SCOPE`` and such) when there is one.

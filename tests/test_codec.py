@@ -1,0 +1,55 @@
+import msgspec
+import pytest
+
+from tightknit_async import _codec
+
+
+class Feed(msgspec.Struct):
+    id: str
+    label: str
+
+
+def test_encode_is_compact_json() -> None:
+    assert _codec.encode({"a": [1, "x", None, True]}) == b'{"a":[1,"x",null,true]}'
+
+
+@pytest.mark.parametrize("bad", [{"x": object()}, {1j}, {(1, 2): "tuple key"}])
+def test_encode_rejects_non_json_values_naming_the_argument(bad: object) -> None:
+    with pytest.raises(TypeError, match="^body is not JSON-serialisable"):
+        _codec.encode(bad, argument="body")
+
+
+def test_decode_as_reuses_one_decoder_per_type_and_keeps_unknown_fields_harmless() -> None:
+    raw = b'{"id":"f1","label":"News","new_field":{"nested":1}}'
+    assert _codec.decode_as(raw, Feed) == Feed(id="f1", label="News")
+    decoder = _codec._TYPED_DECODERS[Feed]
+    _codec.decode_as(raw, Feed)
+    assert _codec._TYPED_DECODERS[Feed] is decoder
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        (None, True),
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("application/problem+json", True),
+        ("text/html", False),
+        ("text/plain; charset=utf-8", False),
+    ],
+)
+def test_looks_like_json(content_type: str | None, expected: bool) -> None:
+    assert _codec.looks_like_json(content_type) is expected
+
+
+def test_error_body_never_raises() -> None:
+    assert _codec.error_body(b"", "application/json") is None
+    assert _codec.error_body(b'{"error":"x"}', "application/json") == {"error": "x"}
+    assert _codec.error_body(b'{"error":"x"}', "text/plain") == {"error": "x"}
+    assert _codec.error_body(b"{truncated", "application/json") == "{truncated"
+    html = b"<html>\n  <body>   Bad    Gateway </body></html>" + b"!" * 2000
+    body = _codec.error_body(html, "text/html")
+    assert isinstance(body, str)
+    assert body.startswith("<html> <body> Bad Gateway </body></html>!!!")
+    assert len(body) == 500
+    assert _codec.error_body(b"\xff\xfe binary", None) == "\ufffd\ufffd binary"

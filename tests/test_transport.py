@@ -1,0 +1,207 @@
+"""The aiohttp transport: every aiohttp error mapped in one place, pooling, release, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import yarl
+from aiohttp import web
+from aioresponses import aioresponses
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from tightknit_async import APIConnectionError, APITimeoutError, Limits, Timeout
+from tightknit_async.transport import AiohttpTransport, Request, map_aiohttp_error
+
+URL = "http://127.0.0.1:1/admin/v0/feeds"
+
+
+class _Key:
+    host, port, ssl, is_ssl = "127.0.0.1", 1, False, False
+
+    def __str__(self) -> str:
+        return "127.0.0.1:1"
+
+
+def _os_error() -> OSError:
+    return OSError(111, "Connection refused")
+
+
+# (exception instance, expected class, request_sent)
+CASES: list[tuple[BaseException, type[APIConnectionError], bool]] = [
+    (aiohttp.ConnectionTimeoutError("connect"), APITimeoutError, False),
+    (aiohttp.SocketTimeoutError("read"), APITimeoutError, True),
+    (aiohttp.ServerTimeoutError("timeout"), APITimeoutError, True),
+    (TimeoutError(), APITimeoutError, True),
+    (aiohttp.ClientConnectorDNSError(_Key(), _os_error()), APIConnectionError, False),  # type: ignore[arg-type]
+    (
+        aiohttp.ClientConnectorCertificateError(_Key(), ssl.SSLCertVerificationError("bad cert")),  # type: ignore[arg-type]
+        APIConnectionError,
+        False,
+    ),
+    (aiohttp.ClientSSLError(_Key(), _os_error()), APIConnectionError, False),  # type: ignore[arg-type]
+    (aiohttp.ClientProxyConnectionError(_Key(), _os_error()), APIConnectionError, False),  # type: ignore[arg-type]
+    (aiohttp.ClientConnectorError(_Key(), _os_error()), APIConnectionError, False),  # type: ignore[arg-type]
+    (aiohttp.ServerDisconnectedError(), APIConnectionError, True),
+    (aiohttp.ServerFingerprintMismatch(b"a", b"b", "h", 1), APIConnectionError, False),
+    (aiohttp.ClientConnectionResetError("reset"), APIConnectionError, True),
+    (aiohttp.ClientOSError(104, "reset by peer"), APIConnectionError, True),
+    (aiohttp.ClientPayloadError("cut short"), APIConnectionError, True),
+    (
+        aiohttp.ClientResponseError(
+            aiohttp.RequestInfo(
+                yarl.URL(URL), "GET", CIMultiDictProxy(CIMultiDict()), yarl.URL(URL)
+            ),
+            (),
+            status=400,
+            message="bad",
+        ),
+        APIConnectionError,
+        True,
+    ),
+    (aiohttp.ClientResponseError(None, (), status=400), APIConnectionError, True),  # type: ignore[arg-type]
+    (aiohttp.ClientConnectionError("conn"), APIConnectionError, True),
+    (aiohttp.ClientError("generic"), APIConnectionError, True),
+]
+
+
+@pytest.mark.parametrize(("source", "target", "sent"), CASES, ids=lambda v: type(v).__name__)
+def test_each_aiohttp_error_maps_to_ours(
+    source: BaseException, target: type[APIConnectionError], sent: bool
+) -> None:
+    request = Request("GET", URL, {"Authorization": "Bearer sk_secret"}, path="/admin/v0/feeds")
+    mapped = map_aiohttp_error(source, request)
+    assert type(mapped) is target
+    assert mapped.request_sent is sent
+    assert mapped.method == "GET"
+    assert mapped.path == "/admin/v0/feeds"
+    assert str(mapped).startswith("GET /admin/v0/feeds: ")
+    assert type(source).__name__ in str(mapped)
+    assert "sk_secret" not in str(mapped)
+
+
+def test_non_transport_error_is_not_swallowed() -> None:
+    with pytest.raises(TypeError):
+        map_aiohttp_error(KeyError("x"), Request("GET", URL))
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "sent"), CASES[:4] + CASES[9:14], ids=lambda v: type(v).__name__
+)
+async def test_send_raises_the_mapped_error(
+    source: BaseException, target: type[APIConnectionError], sent: bool
+) -> None:
+    transport = AiohttpTransport()
+    try:
+        with aioresponses() as mocked:
+            mocked.get(URL, exception=source)
+            with pytest.raises(target) as info:
+                await transport.send(Request("GET", URL, path="/admin/v0/feeds"))
+        assert info.value.__cause__ is source
+    finally:
+        await transport.aclose()
+
+
+async def test_request_repr_redacts_authorization() -> None:
+    request = Request("GET", URL, {"Authorization": "Bearer sk_secret", "Accept": "x"})
+    assert "sk_secret" not in repr(request)
+    assert "<redacted>" in repr(request)
+
+
+# -- against a real loopback server --------------------------------------------------------------
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[str]:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"path": request.path, "auth": request.headers.get("Authorization")},
+            headers={"X-Request-Id": "req_1", "Set-Cookie": "a=1"},
+        )
+
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await release.wait()  # longer than any timeout under test; freed at teardown
+        return web.json_response({})
+
+    async def error(request: web.Request) -> web.Response:
+        return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/error", error)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}"
+    release.set()
+    await runner.cleanup()
+
+
+async def test_send_reads_everything_and_releases_the_connection(server: str) -> None:
+    transport = AiohttpTransport(limits=Limits(max_connections=1))
+    try:
+        # With a pool of one, 20 sequential and 20 concurrent sends only work if each releases.
+        for _ in range(20):
+            response = await transport.send(Request("GET", f"{server}/ok", {"Authorization": "t"}))
+            assert response.status_code == 200
+        results = await asyncio.gather(
+            *(transport.send(Request("GET", f"{server}/error")) for _ in range(20))
+        )
+        assert {r.status_code for r in results} == {502}
+        assert results[0].content == b"<html>Bad Gateway</html>"
+        assert results[0].headers["content-type"].startswith("text/html")
+        connector = transport._session.connector if transport._session else None
+        assert connector is not None
+        assert connector._acquired == set()  # nothing pinned
+    finally:
+        await transport.aclose()
+
+
+async def test_response_headers_are_lower_cased(server: str) -> None:
+    transport = AiohttpTransport()
+    try:
+        response = await transport.send(Request("GET", f"{server}/ok"))
+    finally:
+        await transport.aclose()
+    assert response.headers["x-request-id"] == "req_1"
+    assert response.elapsed > 0
+
+
+async def test_read_timeout_maps_to_api_timeout(server: str) -> None:
+    transport = AiohttpTransport()
+    try:
+        with pytest.raises(APITimeoutError):
+            await transport.send(
+                Request("GET", f"{server}/slow", timeout=Timeout(read=0.1, total=None))
+            )
+        with pytest.raises(APITimeoutError):
+            await transport.send(Request("GET", f"{server}/slow", timeout=Timeout(total=0.1)))
+    finally:
+        await transport.aclose()
+
+
+async def test_connection_refused_is_not_sent() -> None:
+    transport = AiohttpTransport()
+    try:
+        with pytest.raises(APIConnectionError) as info:
+            await transport.send(Request("GET", "http://127.0.0.1:1/x", path="/x"))
+    finally:
+        await transport.aclose()
+    assert info.value.request_sent is False
+
+
+async def test_closed_transport_refuses_and_close_is_idempotent(server: str) -> None:
+    transport = AiohttpTransport()
+    await transport.send(Request("GET", f"{server}/ok"))
+    await transport.aclose()
+    await transport.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await transport.send(Request("GET", f"{server}/ok"))

@@ -1,0 +1,73 @@
+"""JSON in and out with msgspec: one encoder, one generic decoder, one cached decoder per type."""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+__all__ = ["decode", "decode_as", "encode", "error_body", "looks_like_json", "snippet"]
+
+T = TypeVar("T")
+
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder()
+_SNIPPET_CHARS: Final = 500
+
+
+def encode(obj: object, *, argument: str = "json") -> bytes:
+    """Encode ``obj`` as JSON bytes.
+
+    Raises ``TypeError`` naming ``argument`` when a value has no JSON form (an arbitrary object,
+    a non-string dict key).
+    """
+    try:
+        return _ENCODER.encode(obj)
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        raise TypeError(f"{argument} is not JSON-serialisable: {exc}") from None
+
+
+def decode(content: bytes) -> Any:
+    """Decode JSON bytes into builtins; raises ``msgspec.DecodeError`` on invalid JSON."""
+    return _DECODER.decode(content)
+
+
+_TYPED_DECODERS: Final[dict[Any, msgspec.json.Decoder[Any]]] = {}
+
+
+def decode_as(content: bytes, type_: type[T]) -> T:
+    """Decode and validate JSON bytes as ``type_`` with a reused, per-type decoder."""
+    decoder = _TYPED_DECODERS.get(type_)
+    if decoder is None:
+        decoder = _TYPED_DECODERS[type_] = msgspec.json.Decoder(type_)
+    result: T = decoder.decode(content)
+    return result
+
+
+def looks_like_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` names JSON (``application/json``, ``...+json``), or is absent."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def snippet(content: bytes, limit: int = _SNIPPET_CHARS) -> str:
+    """The start of a body as text, whitespace collapsed, for error messages."""
+    text = " ".join(content[: limit * 4].decode("utf-8", "replace").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_body(content: bytes, content_type: str | None) -> object:
+    """The body of an error response: decoded JSON when it is JSON, else a short text snippet.
+
+    Never raises: a proxy's HTML 502 page becomes its first few hundred characters.
+    """
+    if not content:
+        return None
+    if looks_like_json(content_type) or content[:1] in (b"{", b"["):
+        try:
+            return decode(content)
+        except msgspec.DecodeError:
+            pass
+    return snippet(content)

@@ -1,0 +1,133 @@
+"""``APIResponse``: what ``AsyncTightknit.request`` returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from . import _codec
+from ._exceptions import APIStatusError
+
+__all__ = ["REQUEST_ID_HEADERS", "APIResponse", "request_id_of"]
+
+T = TypeVar("T")
+
+REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
+_UNSET: Final[Any] = object()
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The server's request id, from the first of :data:`REQUEST_ID_HEADERS` present."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+class APIResponse:
+    """A successful (2xx) answer.
+
+    Attributes:
+        status_code: the HTTP status.
+        headers: response headers, names lower-cased.
+        content: the raw body bytes.
+        replayed: ``True`` when the server marked it ``X-Idempotent-Replayed: true`` or the
+            client's replay cache answered.
+        idempotency_key: the ``Idempotency-Key`` the request carried, else ``None``.
+        request_id: the server's request id when it sent one.
+        attempts: how many attempts the call took (1 = no retry).
+        elapsed: seconds from the call's start to the answer, waits included.
+
+    ``data`` is the decoded JSON body (decoded once, on first access); ``parse(Type)`` decodes and
+    validates it straight into a msgspec Struct.
+    """
+
+    __slots__ = (
+        "_data",
+        "attempts",
+        "content",
+        "elapsed",
+        "headers",
+        "idempotency_key",
+        "method",
+        "path",
+        "replayed",
+        "request_id",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        method: str = "",
+        path: str = "",
+        replayed: bool = False,
+        idempotency_key: str | None = None,
+        attempts: int = 1,
+        elapsed: float = 0.0,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.method = method
+        self.path = path
+        self.replayed = replayed
+        self.idempotency_key = idempotency_key
+        self.request_id = request_id_of(headers)
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self._data: Any = _UNSET
+
+    def _malformed(self, detail: str) -> APIStatusError:
+        return APIStatusError(
+            f"{self.method} {self.path}: the server answered {self.status_code} with a body that "
+            f"is not valid JSON ({detail}): {_codec.snippet(self.content, 200)!r}",
+            status_code=self.status_code,
+            body=_codec.snippet(self.content),
+            headers=self.headers,
+            request_id=self.request_id,
+            replayed=self.replayed,
+            method=self.method,
+            path=self.path,
+        )
+
+    @property
+    def data(self) -> Any:
+        """The JSON body as builtins (``None`` for an empty body).
+
+        Raises :class:`~tightknit_async.APIStatusError` when the body is not JSON.
+        """
+        if self._data is _UNSET:
+            if not self.content.strip():
+                self._data = None
+            else:
+                try:
+                    self._data = _codec.decode(self.content)
+                except msgspec.DecodeError as exc:
+                    raise self._malformed(str(exc)) from None
+        return self._data
+
+    def parse(self, type_: type[T]) -> T:
+        """Decode the body as ``type_`` (a msgspec Struct or any type msgspec supports).
+
+        Raises :class:`~tightknit_async.APIStatusError` for a body that is not JSON and
+        ``msgspec.ValidationError`` for JSON of another shape.
+        """
+        try:
+            return _codec.decode_as(self.content, type_)
+        except msgspec.ValidationError:
+            raise
+        except msgspec.DecodeError as exc:
+            raise self._malformed(str(exc)) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"<APIResponse {self.method} {self.path} {self.status_code} "
+            f"replayed={self.replayed} attempts={self.attempts} request_id={self.request_id!r}>"
+        )

@@ -1,0 +1,86 @@
+"""The ``tightknit-async`` command line: ``demo``, ``serve-fake``, ``request``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from . import _codec
+from ._exceptions import APIStatusError, TightknitError
+from ._types import NOT_GIVEN
+from ._version import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tightknit-async",
+        description="Client, fake server and demo for the Tightknit REST API.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run concurrent creates and reads against the fake server")
+    demo.add_argument("--creates", type=int, default=200, help="members to create (default 200)")
+    demo.add_argument("--reads", type=int, default=150, help="reads to make (default 150)")
+
+    serve = sub.add_parser("serve-fake", help="run the embedded fake Tightknit server")
+    serve.add_argument("--port", type=int, default=8040, help="port on 127.0.0.1 (default 8040)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+
+    request = sub.add_parser(
+        "request", help="send one request (key and URL from TIGHTKNIT_API_KEY / _BASE_URL)"
+    )
+    request.add_argument("method", help="GET, POST, PUT, PATCH or DELETE")
+    request.add_argument("path", help="for example /admin/v0/api_key/me")
+    request.add_argument("--data", help="a JSON body")
+    request.add_argument("--idempotency-key", help="a UUIDv4 to send as Idempotency-Key")
+    return parser
+
+
+async def _request(method: str, path: str, data: str | None, key: str | None) -> int:
+    from ._client import AsyncTightknit
+
+    body: object = NOT_GIVEN
+    if data is not None:
+        try:
+            body = _codec.decode(data.encode())
+        except Exception as exc:
+            print(f"--data is not valid JSON: {exc}", file=sys.stderr)
+            return 2
+    async with AsyncTightknit() as tk:
+        try:
+            response = await tk.request(method, path, json=body, idempotency_key=key)
+        except APIStatusError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    sys.stdout.write(_codec.encode(response.data).decode() + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tightknit-async`` script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from ._demo import run_demo
+
+            return asyncio.run(run_demo(creates=args.creates, reads=args.reads))
+        if args.command == "serve-fake":
+            from .testing import serve_forever
+
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(serve_forever(args.port, args.host))
+            return 0
+        return asyncio.run(_request(args.method, args.path, args.data, args.idempotency_key))
+    except (TightknitError, ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

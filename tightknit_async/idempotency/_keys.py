@@ -1,0 +1,58 @@
+"""Idempotency keys: validation (UUIDv4, as the server demands), minting, deterministic keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Final
+
+from .._exceptions import IdempotencyKeyError
+
+__all__ = ["idempotency_key_for", "is_uuid4", "mint_idempotency_key", "validate_idempotency_key"]
+
+_UUID4_RE: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE
+)
+
+
+def is_uuid4(value: object) -> bool:
+    """Whether ``value`` is a UUIDv4 in canonical hyphenated form (any letter case)."""
+    return isinstance(value, str) and _UUID4_RE.fullmatch(value) is not None
+
+
+def validate_idempotency_key(value: object) -> str:
+    """Return ``value`` if it is a UUIDv4 string, else raise :class:`IdempotencyKeyError`.
+
+    The server answers 400 to any other key; failing here costs no request and no rate token.
+    """
+    if isinstance(value, uuid.UUID):
+        value = str(value)
+    if not is_uuid4(value):
+        shown = value if isinstance(value, str) and len(value) <= 64 else type(value).__name__
+        raise IdempotencyKeyError(
+            f"idempotency_key must be a UUIDv4 such as {str(uuid.uuid4())!r}, got {shown!r} "
+            "(use tightknit_async.idempotency_key_for(namespace, item_id) for stable keys)"
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def mint_idempotency_key() -> str:
+    """A fresh random UUIDv4 key."""
+    return str(uuid.uuid4())
+
+
+def idempotency_key_for(namespace: str, item_id: object) -> str:
+    """A deterministic key in valid UUIDv4 form for ``(namespace, item_id)``.
+
+    ``key = SHA-256(namespace NUL str(item_id))[:16]`` with the version nibble set to 4 and the
+    variant bits to RFC 4122, so a re-run of a job sends the same key for the same item and the
+    server replays instead of applying twice. Distinct namespaces never share keys.
+    """
+    if not isinstance(namespace, str) or not namespace:
+        raise ValueError("namespace must be a non-empty str")
+    digest = bytearray(hashlib.sha256(f"{namespace}\x00{item_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))

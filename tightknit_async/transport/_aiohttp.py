@@ -1,0 +1,149 @@
+"""The aiohttp transport: a pooled ``TCPConnector``; the one place aiohttp errors are translated."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Final
+
+import aiohttp
+
+from .._config import DEFAULT_LIMITS, Limits, Timeout
+from .._exceptions import APIConnectionError, APITimeoutError
+from ._base import Request, Response
+
+__all__ = ["AiohttpTransport", "map_aiohttp_error"]
+
+# (source class, target class, request certainly not sent, message). Checked in order along the
+# source exception's class chain, most specific first: the first match wins.
+_ERROR_MAP: Final[tuple[tuple[type[BaseException], type[APIConnectionError], bool, str], ...]] = (
+    (aiohttp.ConnectionTimeoutError, APITimeoutError, True, "timed out connecting"),
+    (aiohttp.SocketTimeoutError, APITimeoutError, False, "timed out reading the response"),
+    (aiohttp.ServerTimeoutError, APITimeoutError, False, "timed out"),
+    (TimeoutError, APITimeoutError, False, "timed out (total timeout)"),
+    (aiohttp.ClientConnectorDNSError, APIConnectionError, True, "could not resolve the host"),
+    (aiohttp.ClientConnectorCertificateError, APIConnectionError, True, "TLS certificate error"),
+    (aiohttp.ClientSSLError, APIConnectionError, True, "TLS error"),
+    (aiohttp.ClientProxyConnectionError, APIConnectionError, True, "could not reach the proxy"),
+    (aiohttp.ClientConnectorError, APIConnectionError, True, "could not connect"),
+    (aiohttp.ServerDisconnectedError, APIConnectionError, False, "server disconnected"),
+    (aiohttp.ServerFingerprintMismatch, APIConnectionError, True, "server fingerprint mismatch"),
+    (aiohttp.ClientConnectionResetError, APIConnectionError, False, "connection reset"),
+    (aiohttp.ClientOSError, APIConnectionError, False, "connection error"),
+    (aiohttp.ClientPayloadError, APIConnectionError, False, "response body was cut short"),
+    (aiohttp.ClientResponseError, APIConnectionError, False, "malformed response"),
+    (aiohttp.ClientConnectionError, APIConnectionError, False, "connection error"),
+    (aiohttp.ClientError, APIConnectionError, False, "HTTP client error"),
+)
+
+
+def map_aiohttp_error(exc: BaseException, request: Request) -> APIConnectionError:
+    """Translate an aiohttp (or timeout) exception into the library's error for ``request``.
+
+    The message names the method, the path and the cause's class, never headers or the key.
+    """
+    for source, target, not_sent, what in _ERROR_MAP:
+        if isinstance(exc, source):
+            detail = _safe_detail(exc)
+            return target(
+                f"{request.method} {request.path}: {what} ({type(exc).__name__}{detail})",
+                method=request.method,
+                path=request.path,
+                request_sent=not not_sent,
+            )
+    raise TypeError(f"not a transport error: {type(exc).__name__}") from exc
+
+
+def _safe_detail(exc: BaseException) -> str:
+    # aiohttp messages carry host and port, never headers; keep them short. Some aiohttp errors
+    # built without their request info fail in __str__: a message must never hide the real error.
+    try:
+        text = str(exc).strip()
+    except Exception:
+        return ""
+    return f": {text[:200]}" if text else ""
+
+
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+    )
+
+
+class AiohttpTransport:
+    """Sends requests over one pooled ``aiohttp.ClientSession``.
+
+    The session and its ``TCPConnector`` (``limits``: pool sizes, keep-alive, DNS cache) are created
+    on first use inside the running loop. Every response body is read in full and the response
+    released before ``send`` returns, so no pooled connection is ever pinned by a caller.
+    """
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS, trust_env: bool = False) -> None:
+        self._limits = limits
+        self._trust_env = trust_env
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            if self._closed:
+                raise RuntimeError("transport is closed")
+            limits = self._limits
+            connector = aiohttp.TCPConnector(
+                limit=limits.max_connections,
+                limit_per_host=limits.max_connections_per_host,
+                keepalive_timeout=limits.keepalive_expiry,
+                ttl_dns_cache=limits.dns_cache_ttl,
+                use_dns_cache=True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=self._trust_env,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(self, request: Request) -> Response:
+        """Send one attempt; map every aiohttp failure to our connection and timeout errors."""
+        session = self._ensure_session()
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.content,
+                timeout=_client_timeout(request.timeout),
+                allow_redirects=False,
+            ) as resp:
+                content = await resp.read()
+                headers = _flatten_headers(resp.headers.items())
+                status = resp.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise map_aiohttp_error(exc, request) from exc
+        return Response(
+            status_code=status,
+            headers=headers,
+            content=content,
+            elapsed=time.perf_counter() - started,
+        )
+
+    async def aclose(self) -> None:
+        """Close the session and every pooled connection; idempotent."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._session else "idle")
+        return f"<AiohttpTransport {state} limits={self._limits!r}>"
+
+
+def _flatten_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
