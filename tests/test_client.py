@@ -25,6 +25,7 @@ from tightknit_async import (
     Timeout,
     WrongEventLoopError,
 )
+from tightknit_async.idempotency import is_uuid4
 from tightknit_async.testing import MockTransport, disable_waits, json_response
 from tightknit_async.transport import Request, Response
 
@@ -356,18 +357,45 @@ async def test_keyed_mutation_keeps_its_key_on_every_attempt(fake_clock: FakeClo
     assert [r.headers["X-Tightknit-Attempt"] for r in transport.requests] == ["1", "2", "3", "4"]
 
 
-async def test_unkeyed_mutation_is_not_retried_after_it_may_have_arrived() -> None:
+@pytest.mark.parametrize("opt_out", [None, False])
+async def test_unkeyed_mutation_is_not_retried_after_it_may_have_arrived(opt_out: None) -> None:
     transport = MockTransport(scripted(APIConnectionError("reset", request_sent=True)))
     async with client(transport) as tk:
         with pytest.raises(APIConnectionError):
-            await tk.request("POST", "/admin/v0/members", json={})
+            await tk.request("POST", "/admin/v0/members", json={}, idempotency_key=opt_out)
         transport._handler = lambda _: json_response(409)
         with pytest.raises(ConflictError):
-            await tk.request("POST", "/admin/v0/members", json={})
+            await tk.request("POST", "/admin/v0/members", json={}, idempotency_key=opt_out)
         transport._handler = lambda _: json_response(503)
         with pytest.raises(InternalServerError):
-            await tk.request("POST", "/admin/v0/members", json={})
+            await tk.request("POST", "/admin/v0/members", json={}, idempotency_key=opt_out)
     assert len(transport.requests) == 3
+    assert all("Idempotency-Key" not in r.headers for r in transport.requests)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_mutations_get_a_minted_key_reused_on_every_retry(
+    method: str, fake_clock: FakeClock
+) -> None:
+    transport = MockTransport(
+        scripted(APIConnectionError("reset"), json_response(503), json_response(200, OK))
+    )
+    async with client(transport, fake_clock) as tk:
+        response = await tk.request(method, "/admin/v0/things/1", json={"a": 1})
+    keys = {r.headers["Idempotency-Key"] for r in transport.requests}
+    assert len(transport.requests) == 3
+    assert len(keys) == 1
+    (key,) = keys
+    assert is_uuid4(key)
+    assert response.idempotency_key == key
+
+
+async def test_each_call_mints_its_own_key() -> None:
+    transport = MockTransport(ok)
+    async with client(transport) as tk:
+        for _ in range(3):
+            await tk.request("POST", "/admin/v0/members", json={"same": "body"})
+    assert len({r.headers["Idempotency-Key"] for r in transport.requests}) == 3
 
 
 async def test_unkeyed_mutation_is_retried_when_the_connection_never_opened(

@@ -15,7 +15,7 @@ def test_encode_is_compact_json() -> None:
 
 @pytest.mark.parametrize("bad", [{"x": object()}, {1j}, {(1, 2): "tuple key"}])
 def test_encode_rejects_non_json_values_naming_the_argument(bad: object) -> None:
-    with pytest.raises(TypeError, match="^body is not JSON-serialisable"):
+    with pytest.raises(TypeError, match=r"^body is not JSON-serialisable"):
         _codec.encode(bad, argument="body")
 
 

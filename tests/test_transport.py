@@ -13,7 +13,7 @@ from aiohttp import web
 from aioresponses import aioresponses
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from tightknit_async import APIConnectionError, APITimeoutError, Limits, Timeout
+from tightknit_async import APIConnectionError, APITimeoutError, ClientClosedError, Limits, Timeout
 from tightknit_async.transport import AiohttpTransport, Request, map_aiohttp_error
 
 URL = "http://127.0.0.1:1/admin/v0/feeds"
@@ -203,5 +203,5 @@ async def test_closed_transport_refuses_and_close_is_idempotent(server: str) -> 
     await transport.send(Request("GET", f"{server}/ok"))
     await transport.aclose()
     await transport.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         await transport.send(Request("GET", f"{server}/ok"))

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
@@ -34,15 +34,19 @@ from ._exceptions import (
     APIStatusError,
     ClientClosedError,
     WrongEventLoopError,
-    status_error_class,
 )
-from ._response import APIResponse, request_id_of
+from ._response import APIResponse, error_from_response
 from ._types import NOT_GIVEN, NotGiven, Priority
 from ._version import __version__
-from ._waits import waits_enabled
 from .governor import RateGovernor, governor_for
-from .idempotency import validate_idempotency_key
-from .retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
+from .idempotency import (
+    IdempotencyStore,
+    default_store,
+    mint_idempotency_key,
+    validate_idempotency_key,
+)
+from .idempotency._coordinator import Call, IdempotencyCoordinator, coordinator_for
+from .retry import RetryPolicy, parse_retry_after
 from .transport import AiohttpTransport, AsyncTransport, Request, Response
 
 __all__ = ["AsyncTightknit", "ClientStatistics"]
@@ -52,7 +56,7 @@ logger: Final = logging.getLogger("tightknit_async")
 USER_AGENT: Final = f"tightknit-async/{__version__} (python {platform.python_version()})"
 ATTEMPT_HEADER: Final = "X-Tightknit-Attempt"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
-REPLAYED_HEADER: Final = "x-idempotent-replayed"
+MUTATING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 ParamValue: TypeAlias = str | int | float | bool | None
 Params: TypeAlias = Mapping[str, ParamValue | Sequence[ParamValue]]
@@ -108,6 +112,8 @@ class AsyncTightknit:
         rate_limit: requests per second for this key, shared by every client of the key in this
             process (default 50, the API's cap); ``None`` turns pacing off.
         governor: an explicit rate governor to use instead of the per-key registry's.
+        idempotency_store: where idempotency keys are bound and replies cached for replay;
+            by default one in-memory store per process (10,000 replies, 64 MiB, 1 hour).
         max_retries: retries after the first attempt (default 3).
         retry_deadline: seconds one call may take over all attempts and waits (default 60;
             ``None`` for attempts-only bounding).
@@ -129,6 +135,7 @@ class AsyncTightknit:
         base_url: str | None = None,
         rate_limit: float | NotGiven | None = NOT_GIVEN,
         governor: RateGovernor | None = None,
+        idempotency_store: IdempotencyStore | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_deadline: float | None = DEFAULT_RETRY_DEADLINE,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
@@ -164,6 +171,9 @@ class AsyncTightknit:
                 raise ValueError("default_headers must not set Authorization: pass api_key=...")
             self._base_headers[name] = value
         self._base_headers["Authorization"] = f"Bearer {self._api_key}"
+        self._store: IdempotencyStore = idempotency_store or default_store()
+        self._scope = hashlib.sha256(self._api_key.encode()).hexdigest()
+        self._coordinator_ref: IdempotencyCoordinator | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._clock: Clock = SystemClock()
@@ -251,8 +261,10 @@ class AsyncTightknit:
             params: query parameters; ``None`` values are dropped, booleans sent as
                 ``true``/``false``, sequences repeated.
             json: the request body, encoded as JSON (omit for no body).
-            idempotency_key: a UUIDv4 sent as ``Idempotency-Key`` on every attempt of this call;
-                ``None`` or ``False`` sends none.
+            idempotency_key: a UUIDv4 sent as ``Idempotency-Key`` on every attempt of this call.
+                Left out, a mutation (POST, PUT, PATCH, DELETE) gets a fresh one; ``None`` or
+                ``False`` sends none (and such a mutation is not resent once it may have
+                reached the server).
             timeout, max_retries: override the client's settings for this call.
             priority: ``"interactive"`` (default) or ``"bulk"``: the governor lane.
 
@@ -260,22 +272,28 @@ class AsyncTightknit:
             APIStatusError: a subclass per status once retries are exhausted or not allowed.
             APIConnectionError: no response (after retries), :class:`APITimeoutError` for timeouts.
             GovernorTimeoutError: no send slot within the call's deadline.
-            IdempotencyKeyError: ``idempotency_key`` is not a UUIDv4 (nothing sent).
+            IdempotencyKeyError: ``idempotency_key`` is not a UUIDv4, or was used before with
+                another request (nothing sent).
             ValueError, TypeError: bad arguments (nothing sent).
             ClientClosedError, WrongEventLoopError: lifecycle misuse.
         """
         verb = method.upper() if isinstance(method, str) else method
         if verb not in _METHODS:
             raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
-        url, clean_path = self._url_for(path, params)
+        url, target = self._url_for(path, params)
         headers = dict(self._base_headers)
         content: bytes | None = None
         if not isinstance(json, NotGiven):
             content = _codec.encode(json, argument="json")
             headers["Content-Type"] = "application/json"
         key: str | None = None
-        if not isinstance(idempotency_key, NotGiven) and idempotency_key not in (None, False):
+        minted = False
+        if isinstance(idempotency_key, NotGiven):
+            if verb in MUTATING_METHODS:
+                key, minted = mint_idempotency_key(), True
+        elif idempotency_key is not None and idempotency_key is not False:
             key = validate_idempotency_key(idempotency_key)
+        if key is not None:
             headers[IDEMPOTENCY_HEADER] = key
         attempt_timeout = self.timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout)
         policy = self.retry_policy
@@ -285,15 +303,82 @@ class AsyncTightknit:
         if lane not in _PRIORITIES:
             raise ValueError(f"priority must be 'interactive' or 'bulk', got {lane!r}")
         self._bind()
-        try:
-            return await self._send(
-                verb, clean_path, url, headers, content, key, attempt_timeout, policy, lane
+        governor = self.governor
+        call = Call(
+            method=verb,
+            path=target.split("?", 1)[0],
+            target=target,
+            content=content,
+            idempotency_key=key,
+            minted=minted,
+            policy=policy,
+            paced=governor is not None,
+            clock=self._clock,
+        )
+
+        def send(attempt: int, remaining: float | None) -> Awaitable[Response]:
+            return self._attempt(call, url, headers, attempt_timeout, lane, attempt, remaining)
+
+        def make_error(response: Response, replayed: bool) -> APIStatusError:
+            return error_from_response(
+                call.method, call.path, response, replayed=replayed, secret=self._api_key
             )
+
+        counters = self._counters
+        try:
+            response = await self._coordinator().execute(call, send, make_error)
         except BaseException:
-            self._counters.failures += 1
+            counters.failures += 1
             raise
         finally:
-            self._counters.calls += 1
+            counters.calls += 1
+        counters.replayed += response.replayed
+        return response
+
+    def _coordinator(self) -> IdempotencyCoordinator:
+        if self._coordinator_ref is None:
+            self._coordinator_ref = coordinator_for(self._store, self._scope)
+        return self._coordinator_ref
+
+    async def _attempt(
+        self,
+        call: Call,
+        url: str,
+        headers: dict[str, str],
+        attempt_timeout: Timeout,
+        priority: Priority,
+        attempt: int,
+        remaining: float | None,
+    ) -> Response:
+        """One HTTP attempt: a governor slot, the transport, a log line, 429 feedback."""
+        clock, counters, governor = self._clock, self._counters, self.governor
+        if governor is not None:
+            waited_from = clock.monotonic()
+            await governor.acquire(priority, max_wait=remaining)
+            if remaining is not None:
+                remaining -= clock.monotonic() - waited_from
+        request = Request(
+            call.method,
+            url,
+            {**headers, ATTEMPT_HEADER: str(attempt)},
+            call.content,
+            attempt_timeout.clipped(remaining),
+            call.path,
+        )
+        counters.attempts += 1
+        counters.retries += attempt > 1
+        sent_at = clock.monotonic()
+        try:
+            response = await self._transport.send(request)
+        except APIConnectionError as exc:
+            _log_attempt(call.method, call.path, type(exc).__name__, attempt, sent_at, clock)
+            raise
+        _log_attempt(call.method, call.path, response.status_code, attempt, sent_at, clock)
+        if response.status_code == 429:
+            counters.rate_limited += 1
+            if governor is not None:
+                governor.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
+        return response
 
     def _url_for(self, path: str, params: Params | None) -> tuple[str, str]:
         if not isinstance(path, str) or not path:
@@ -308,116 +393,11 @@ class AsyncTightknit:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
         if not path.startswith("/"):
             path = "/" + path
-        clean_path = path.split("?", 1)[0]
-        url = self.base_url + path
         if params:
             query = urlencode(_flatten_params(params), doseq=True)
             if query:
-                url += ("&" if "?" in path else "?") + query
-        return url, clean_path
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        url: str,
-        headers: dict[str, str],
-        content: bytes | None,
-        idempotency_key: str | None,
-        attempt_timeout: Timeout,
-        policy: RetryPolicy,
-        priority: Priority,
-    ) -> APIResponse:
-        clock, counters, governor = self._clock, self._counters, self.governor
-        started = clock.monotonic()
-        deadline = None if policy.deadline is None else started + policy.deadline
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = None if deadline is None else deadline - clock.monotonic()
-            if governor is not None:
-                await governor.acquire(priority, max_wait=remaining)
-                remaining = None if deadline is None else deadline - clock.monotonic()
-            request = Request(
-                method,
-                url,
-                {**headers, ATTEMPT_HEADER: str(attempt)},
-                content,
-                attempt_timeout.clipped(remaining),
-                path,
-            )
-            counters.attempts += 1
-            if attempt > 1:
-                counters.retries += 1
-            sent_at = clock.monotonic()
-            error: APIConnectionError | APIStatusError
-            retry_after: float | None = None
-            try:
-                response = await self._transport.send(request)
-            except APIConnectionError as exc:
-                error = exc
-                status: int | None = None
-                _log_attempt(method, path, type(exc).__name__, attempt, sent_at, clock)
-            else:
-                status = response.status_code
-                _log_attempt(method, path, status, attempt, sent_at, clock)
-                replayed = response.headers.get(REPLAYED_HEADER, "").lower() == "true"
-                if status < 400:
-                    counters.replayed += replayed
-                    return APIResponse(
-                        status_code=status,
-                        headers=response.headers,
-                        content=response.content,
-                        method=method,
-                        path=path,
-                        replayed=replayed,
-                        idempotency_key=idempotency_key,
-                        attempts=attempt,
-                        elapsed=clock.monotonic() - started,
-                    )
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                error = _status_error(method, path, response, replayed, self._api_key)
-                if status == 429:
-                    counters.rate_limited += 1
-                    if governor is not None:
-                        governor.on_rate_limited(retry_after)
-
-            if attempt > policy.max_retries or not should_retry(
-                method=method,
-                status_code=status,
-                has_idempotency_key=idempotency_key is not None,
-                request_sent=getattr(error, "request_sent", True),
-            ):
-                if attempt > 1:
-                    error.add_note(f"gave up after {attempt} attempts")
-                raise error
-            delay = retry_delay(policy, attempt, retry_after)
-            if delay is None:
-                error.add_note(
-                    f"not retried: Retry-After {retry_after:.0f}s exceeds the "
-                    f"{policy.max_retry_after:.0f}s the retry policy waits"
-                )
-                raise error
-            if status == 429 and governor is not None:
-                delay = 0.0  # the governor now holds every sender of this key until the pause ends
-            if not waits_enabled():
-                delay = 0.0
-            if deadline is not None and clock.monotonic() + delay >= deadline:
-                error.add_note(
-                    f"gave up after {attempt} attempts: the {policy.deadline:g}s retry deadline "
-                    "would pass before the next one"
-                )
-                raise error
-            logger.debug(
-                "%s %s: retrying in %.3fs (attempt %d failed: %s)",
-                method,
-                path,
-                delay,
-                attempt,
-                status if status is not None else type(error).__name__,
-            )
-            if delay > 0:
-                await clock.sleep(delay)
+                path += ("&" if "?" in path else "?") + query
+        return self.base_url + path, path
 
 
 def _flatten_params(params: Params) -> list[tuple[str, str]]:
@@ -451,36 +431,3 @@ def _log_attempt(
             attempt,
             clock.monotonic() - sent_at,
         )
-
-
-def _status_error(
-    method: str, path: str, response: Response, replayed: bool, secret: str
-) -> APIStatusError:
-    headers, status = response.headers, response.status_code
-    body = _codec.error_body(response.content, headers.get("content-type"))
-    if isinstance(body, str) and secret in body:
-        body = body.replace(secret, "<redacted>")  # a proxy echoing the request back
-    cls = status_error_class(status, body)
-    message = f"{method} {path}: {status} {_describe(body)}".replace(secret, "<redacted>")
-    return cls(
-        message,
-        status_code=status,
-        body=body,
-        headers=headers,
-        request_id=request_id_of(headers),
-        replayed=replayed,
-        method=method,
-        path=path,
-        retry_after=parse_retry_after(headers.get("retry-after")),
-    )
-
-
-def _describe(body: object) -> str:
-    if isinstance(body, Mapping):
-        parts = [str(body[k]) for k in ("error", "message", "hint") if isinstance(body.get(k), str)]
-        code = body.get("code")
-        text = " ".join(parts) or "(no error message)"
-        return f"[{code}] {text}" if isinstance(code, str) else text
-    if isinstance(body, str):
-        return f"(non-JSON body) {body[:200]!r}"
-    return "(empty body)"

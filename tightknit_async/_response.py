@@ -8,9 +8,11 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from . import _codec
-from ._exceptions import APIStatusError
+from ._exceptions import APIStatusError, status_error_class
+from .retry import parse_retry_after
+from .transport._base import Response
 
-__all__ = ["REQUEST_ID_HEADERS", "APIResponse", "request_id_of"]
+__all__ = ["REQUEST_ID_HEADERS", "APIResponse", "error_from_response", "request_id_of"]
 
 T = TypeVar("T")
 
@@ -131,3 +133,41 @@ class APIResponse:
             f"<APIResponse {self.method} {self.path} {self.status_code} "
             f"replayed={self.replayed} attempts={self.attempts} request_id={self.request_id!r}>"
         )
+
+
+def error_from_response(
+    method: str, path: str, response: Response, *, replayed: bool, secret: str
+) -> APIStatusError:
+    """The :class:`APIStatusError` subclass instance for an error ``response``.
+
+    ``secret`` (the API key) is scrubbed from the message and a text body, should a proxy echo
+    the request back.
+    """
+    headers, status = response.headers, response.status_code
+    body = _codec.error_body(response.content, headers.get("content-type"))
+    if isinstance(body, str) and secret in body:
+        body = body.replace(secret, "<redacted>")  # a proxy echoing the request back
+    cls = status_error_class(status, body)
+    message = f"{method} {path}: {status} {_describe(body)}".replace(secret, "<redacted>")
+    return cls(
+        message,
+        status_code=status,
+        body=body,
+        headers=headers,
+        request_id=request_id_of(headers),
+        replayed=replayed,
+        method=method,
+        path=path,
+        retry_after=parse_retry_after(headers.get("retry-after")),
+    )
+
+
+def _describe(body: object) -> str:
+    if isinstance(body, Mapping):
+        parts = [str(body[k]) for k in ("error", "message", "hint") if isinstance(body.get(k), str)]
+        code = body.get("code")
+        text = " ".join(parts) or "(no error message)"
+        return f"[{code}] {text}" if isinstance(code, str) else text
+    if isinstance(body, str):
+        return f"(non-JSON body) {body[:200]!r}"
+    return "(empty body)"

@@ -9,7 +9,7 @@ from typing import Final
 import aiohttp
 
 from .._config import DEFAULT_LIMITS, Limits, Timeout
-from .._exceptions import APIConnectionError, APITimeoutError
+from .._exceptions import APIConnectionError, APITimeoutError, ClientClosedError
 from ._base import Request, Response
 
 __all__ = ["AiohttpTransport", "map_aiohttp_error"]
@@ -87,7 +87,7 @@ class AiohttpTransport:
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             if self._closed:
-                raise RuntimeError("transport is closed")
+                raise ClientClosedError("the transport is closed")
             limits = self._limits
             connector = aiohttp.TCPConnector(
                 limit=limits.max_connections,

@@ -1,0 +1,148 @@
+"""The call state machine, as tables of transitions."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tightknit_async.idempotency._machine import (
+    Answer,
+    CallSpec,
+    Completed,
+    Failed,
+    Fresh,
+    NoAnswer,
+    Outcome,
+    Replayed,
+    Sending,
+    Waiting,
+)
+from tightknit_async.retry import RetryPolicy
+
+POLICY = RetryPolicy(max_retries=3, deadline=60.0, initial_backoff=0.5, max_backoff=8.0)
+
+
+def spec(method: str = "POST", *, keyed: bool = True, paced: bool = False) -> CallSpec:
+    return CallSpec(method=method, keyed=keyed, policy=POLICY, started=0.0, paced=paced)
+
+
+def test_fresh_replays_only_a_keyed_cached_call() -> None:
+    assert Fresh(spec()).next(cached=True) == Replayed(spec())
+    assert Fresh(spec()).next(cached=False) == Sending(spec(), 1)
+    assert Fresh(spec(keyed=False)).next(cached=True) == Sending(spec(keyed=False), 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "keyed", "outcome", "expected"),
+    [
+        ("POST", True, Answer(201), Completed),
+        ("POST", False, Answer(200), Completed),
+        ("GET", False, Answer(304), Completed),
+        ("POST", True, Answer(400), Failed),
+        ("POST", True, Answer(401), Failed),
+        ("POST", True, Answer(403), Failed),
+        ("POST", True, Answer(404), Failed),
+        ("POST", True, Answer(409, 1.0), Waiting),
+        ("POST", False, Answer(409, 1.0), Failed),
+        ("POST", False, Answer(429, 1.0), Waiting),
+        ("POST", True, Answer(500), Waiting),
+        ("POST", False, Answer(500), Failed),
+        ("GET", False, Answer(503), Waiting),
+        ("GET", False, Answer(501), Failed),
+        ("POST", True, NoAnswer(request_sent=True), Waiting),
+        ("POST", False, NoAnswer(request_sent=True), Failed),
+        ("POST", False, NoAnswer(request_sent=False), Waiting),
+        ("GET", False, NoAnswer(), Waiting),
+    ],
+)
+def test_sending_transitions(method: str, keyed: bool, outcome: Outcome, expected: type) -> None:
+    state = Sending(spec(method, keyed=keyed), 1).next(outcome, now=0.0, rng=random.Random(1))
+    assert type(state) is expected
+    assert state.attempt == 1
+    if isinstance(state, Waiting):
+        assert state.next() == Sending(state.spec, 2)
+
+
+@pytest.mark.parametrize(
+    ("keyed", "status", "cacheable"),
+    [
+        (True, 200, True),
+        (True, 201, True),
+        (False, 200, False),
+        (True, 400, True),
+        (True, 404, True),
+        (True, 410, True),
+        (True, 422, True),
+        (False, 400, False),
+        (True, 401, False),
+        (True, 403, False),
+        (True, 418, False),
+    ],
+)
+def test_what_may_be_cached(keyed: bool, status: int, cacheable: bool) -> None:
+    state = Sending(spec(keyed=keyed), 1).next(Answer(status), now=0.0)
+    assert isinstance(state, Completed | Failed)
+    assert state.cacheable is cacheable
+
+
+def test_server_errors_and_connection_failures_are_never_cached() -> None:
+    final = Sending(spec(), 4).next(Answer(503), now=0.0)  # attempts exhausted
+    assert isinstance(final, Failed)
+    assert final.cacheable is False
+    dropped = Sending(spec(), 4).next(NoAnswer(), now=0.0)
+    assert isinstance(dropped, Failed)
+    assert dropped.cacheable is False
+
+
+def test_attempt_budget() -> None:
+    s = spec()
+    assert isinstance(Sending(s, 3).next(Answer(503), now=0.0), Waiting)
+    final = Sending(s, 4).next(Answer(503), now=0.0)
+    assert isinstance(final, Failed)
+    assert final.note == "gave up after 4 attempts"
+
+
+def test_deadline_stops_a_wait_that_would_end_past_it() -> None:
+    s = spec()
+    assert isinstance(Sending(s, 1).next(Answer(503, 10.0), now=49.0), Waiting)
+    late = Sending(s, 1).next(Answer(503, 10.0), now=50.0)
+    assert isinstance(late, Failed)
+    assert late.note is not None
+    assert "60s retry deadline" in late.note
+
+
+def test_retry_after_beyond_the_cap_fails_with_a_note() -> None:
+    state = Sending(spec(), 1).next(Answer(503, 3600.0), now=0.0)
+    assert isinstance(state, Failed)
+    assert state.note is not None
+    assert "Retry-After 3600s" in state.note
+
+
+def test_409_waits_retry_after_with_up_to_20_percent_jitter() -> None:
+    rng = random.Random(3)
+    delays = []
+    for _ in range(200):
+        state = Sending(spec(), 1).next(Answer(409, 2.0), now=0.0, rng=rng)
+        assert isinstance(state, Waiting)
+        assert state.reason == "in-flight"
+        delays.append(state.delay)
+    assert min(delays) >= 2.0
+    assert max(delays) <= 2.4
+    assert max(delays) - min(delays) > 0.2
+
+
+def test_429_waits_nothing_when_a_governor_paces_the_key() -> None:
+    paced = Sending(spec(paced=True), 1).next(Answer(429, 5.0), now=0.0)
+    assert isinstance(paced, Waiting)
+    assert (paced.delay, paced.reason) == (0.0, "rate-limited")
+    unpaced = Sending(spec(paced=False), 1).next(Answer(429, 5.0), now=0.0)
+    assert isinstance(unpaced, Waiting)
+    assert unpaced.delay == 5.0
+
+
+def test_backoff_without_retry_after() -> None:
+    state = Sending(spec("GET", keyed=False), 2).next(Answer(503), now=0.0, rng=random.Random(0))
+    assert isinstance(state, Waiting)
+    assert state.reason == "backoff"
+    assert 0.0 <= state.delay <= 1.0

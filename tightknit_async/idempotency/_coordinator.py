@@ -1,0 +1,294 @@
+"""The idempotency coordinator: drives every call's state machine, dedupes in-flight keyed calls,
+and replays cached replies.
+
+- **Single-flight**: concurrent calls with the same ``(API key, idempotency key)`` share one run of
+  the call (one HTTP request at a time) and all receive its result or its error. The run belongs to
+  no caller: cancelling one waiter never cancels it for the others.
+- **Binding**: a key is bound to the fingerprint of the first request sent with it (method, path,
+  query and body); another request with the same key raises :class:`IdempotencyKeyError` unsent.
+- **Replay**: a keyed call's cacheable outcome (see :mod:`._machine`) is stored; the same key again
+  is answered from the store, marked ``replayed=True``, without the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import random
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final, Protocol, assert_never
+
+from .._clock import Clock
+from .._exceptions import APIConnectionError, APIStatusError, IdempotencyKeyError
+from .._response import APIResponse
+from .._waits import waits_enabled
+from ..retry import RetryPolicy, parse_retry_after
+from ..transport import Response
+from ._machine import (
+    Answer,
+    CallSpec,
+    CallState,
+    Completed,
+    Failed,
+    Fresh,
+    NoAnswer,
+    Outcome,
+    Replayed,
+    Sending,
+    Waiting,
+)
+from ._store import CachedReply, IdempotencyStore
+
+__all__ = ["Call", "IdempotencyCoordinator", "coordinator_for", "request_fingerprint"]
+
+logger: Final = logging.getLogger("tightknit_async")
+REPLAYED_HEADER: Final = "x-idempotent-replayed"
+
+
+def request_fingerprint(method: str, target: str, content: bytes | None) -> str:
+    """SHA-256 over method, path with query, and body: what a key is bound to."""
+    digest = hashlib.sha256(method.encode())
+    digest.update(b"\x00" + target.encode() + b"\x00")
+    digest.update(content or b"")
+    return digest.hexdigest()
+
+
+class SendAttempt(Protocol):
+    """Send attempt ``attempt`` of a call with ``remaining`` seconds of its deadline left.
+
+    Returns the response for any status; raises ``APIConnectionError`` when none arrived.
+    """
+
+    def __call__(self, attempt: int, remaining: float | None) -> Awaitable[Response]: ...
+
+
+MakeError = Callable[[Response, bool], APIStatusError]
+"""Build the status error for a response (the flag: it is a replay)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    """One prepared call, as the coordinator needs it."""
+
+    method: str
+    path: str
+    target: str
+    """Path and query: part of the fingerprint."""
+    content: bytes | None
+    idempotency_key: str | None
+    minted: bool
+    """The key was minted for this call: it cannot collide, so the store is skipped."""
+    policy: RetryPolicy
+    paced: bool
+    clock: Clock
+
+
+@dataclass(slots=True)
+class _Flight:
+    fingerprint: str
+    task: asyncio.Task[APIResponse]
+
+
+class IdempotencyCoordinator:
+    """Runs calls through the state machine; single-flight and replay for keyed calls.
+
+    One coordinator serves every client of one API key on one event loop (see
+    :func:`coordinator_for`), so their keyed calls share single-flight.
+
+    Args:
+        store: where bindings and replies are kept (shared by every coordinator given it).
+        scope: names the tenant (a digest of the API key): keys and replies never cross scopes.
+        rng: the randomness of backoff and 409 jitter (tests seed it).
+    """
+
+    def __init__(
+        self, store: IdempotencyStore, *, scope: str, rng: random.Random | None = None
+    ) -> None:
+        self.store = store
+        self.scope = scope
+        self._rng = rng or random.Random()
+        self._flights: dict[str, _Flight] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Keyed calls now running."""
+        return len(self._flights)
+
+    async def execute(self, call: Call, send: SendAttempt, make_error: MakeError) -> APIResponse:
+        """Run ``call`` to its end: a response, or the error of its last attempt.
+
+        Raises:
+            IdempotencyKeyError: the key is bound to another request (nothing sent).
+            APIStatusError, APIConnectionError: the call failed for good.
+        """
+        key = call.idempotency_key
+        if key is None or call.minted:
+            return await self._drive(call, send, make_error)
+        fingerprint = request_fingerprint(call.method, call.target, call.content)
+        flight = self._flights.get(key)
+        if flight is None:
+            task = asyncio.get_running_loop().create_task(
+                self._lead(call, fingerprint, send, make_error),
+                name=f"tightknit-call-{key}",
+            )
+            flight = self._flights[key] = _Flight(fingerprint, task)
+            task.add_done_callback(functools.partial(self._landed, key))
+        elif flight.fingerprint != fingerprint:
+            raise _reused(key)
+        return await asyncio.shield(flight.task)
+
+    def _landed(self, key: str, task: asyncio.Task[APIResponse]) -> None:
+        flight = self._flights.get(key)
+        if flight is not None and flight.task is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone away
+
+    async def _lead(
+        self, call: Call, fingerprint: str, send: SendAttempt, make_error: MakeError
+    ) -> APIResponse:
+        assert call.idempotency_key is not None
+        bound = await self.store.bind(self.scope, call.idempotency_key, fingerprint)
+        if bound != fingerprint:
+            raise _reused(call.idempotency_key)
+        return await self._drive(call, send, make_error, fingerprint)
+
+    async def _drive(
+        self,
+        call: Call,
+        send: SendAttempt,
+        make_error: MakeError,
+        fingerprint: str = "",
+    ) -> APIResponse:
+        clock, key = call.clock, call.idempotency_key
+        stored = key if key is not None and not call.minted else None
+        spec = CallSpec(
+            method=call.method,
+            keyed=key is not None,
+            policy=call.policy,
+            started=clock.monotonic(),
+            paced=call.paced,
+        )
+        state: CallState = Fresh(spec)
+        cached: CachedReply | None = None
+        response: Response | None = None
+        error: APIStatusError | APIConnectionError | None = None
+        while True:
+            match state:
+                case Fresh():
+                    if stored is not None:
+                        cached = await self.store.get(self.scope, stored)
+                    state = state.next(cached=cached is not None)
+                case Replayed():
+                    assert cached is not None
+                    return self._replay(call, cached, make_error)
+                case Sending(attempt=attempt):
+                    deadline = spec.deadline
+                    remaining = None if deadline is None else deadline - clock.monotonic()
+                    outcome: Outcome
+                    try:
+                        response = await send(attempt, remaining)
+                    except APIConnectionError as exc:
+                        response, error, outcome = None, exc, NoAnswer(exc.request_sent)
+                    else:
+                        retry_after = parse_retry_after(response.headers.get("retry-after"))
+                        outcome = Answer(response.status_code, retry_after)
+                        if response.status_code >= 400:
+                            error = make_error(response, _is_replay(response))
+                    state = state.next(outcome, now=clock.monotonic(), rng=self._rng)
+                case Waiting(delay=delay, attempt=attempt, reason=reason):
+                    logger.debug(
+                        "%s %s: retrying in %.3fs (%s after attempt %d)",
+                        call.method,
+                        call.path,
+                        delay,
+                        reason,
+                        attempt,
+                    )
+                    if delay > 0 and waits_enabled():
+                        await clock.sleep(delay)
+                    state = state.next()
+                case Completed(attempt=attempt, cacheable=cacheable):
+                    assert response is not None
+                    if cacheable and stored is not None:
+                        await self._keep(stored, response, fingerprint)
+                    return APIResponse(
+                        status_code=response.status_code,
+                        headers=response.headers,
+                        content=response.content,
+                        method=call.method,
+                        path=call.path,
+                        replayed=_is_replay(response),
+                        idempotency_key=key,
+                        attempts=attempt,
+                        elapsed=clock.monotonic() - spec.started,
+                    )
+                case Failed(note=note, cacheable=cacheable):
+                    assert error is not None
+                    if cacheable and stored is not None and response is not None:
+                        await self._keep(stored, response, fingerprint)
+                    if note:
+                        error.add_note(note)
+                    raise error
+                case _:
+                    assert_never(state)
+
+    async def _keep(self, key: str, response: Response, fingerprint: str) -> None:
+        headers = {k: v for k, v in response.headers.items() if k != REPLAYED_HEADER}
+        reply = CachedReply(response.status_code, headers, response.content, fingerprint)
+        await self.store.put(self.scope, key, reply)
+
+    def _replay(self, call: Call, cached: CachedReply, make_error: MakeError) -> APIResponse:
+        if cached.fingerprint != request_fingerprint(call.method, call.target, call.content):
+            assert call.idempotency_key is not None
+            raise _reused(call.idempotency_key)
+        logger.debug("%s %s -> %s replayed from cache", call.method, call.path, cached.status_code)
+        response = Response(cached.status_code, cached.headers, cached.content)
+        if cached.status_code >= 400:
+            raise make_error(response, True)
+        return APIResponse(
+            status_code=cached.status_code,
+            headers=cached.headers,
+            content=cached.content,
+            method=call.method,
+            path=call.path,
+            replayed=True,
+            idempotency_key=call.idempotency_key,
+            attempts=0,
+        )
+
+    def __repr__(self) -> str:
+        return f"<IdempotencyCoordinator in_flight={len(self._flights)} store={self.store!r}>"
+
+
+def _is_replay(response: Response) -> bool:
+    return response.headers.get(REPLAYED_HEADER, "").lower() == "true"
+
+
+def _reused(key: str) -> IdempotencyKeyError:
+    return IdempotencyKeyError(
+        f"idempotency key {key!r} was already used for a different request (method, path or "
+        "body differ); use a new key for a new request"
+    )
+
+
+_REGISTRY: Final[weakref.WeakValueDictionary[tuple[int, str, int], IdempotencyCoordinator]] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def coordinator_for(store: IdempotencyStore, scope: str) -> IdempotencyCoordinator:
+    """The coordinator of ``(running loop, scope, store)``, created on first use.
+
+    Every client of one API key on one loop with one store gets the same coordinator, so their
+    concurrent calls with one idempotency key share a single request.
+    """
+    slot = (id(asyncio.get_running_loop()), scope, id(store))
+    coordinator = _REGISTRY.get(slot)
+    if coordinator is None or coordinator.store is not store:
+        coordinator = _REGISTRY[slot] = IdempotencyCoordinator(store, scope=scope)
+    return coordinator
