@@ -205,3 +205,37 @@ async def test_closed_transport_refuses_and_close_is_idempotent(server: str) -> 
     await transport.aclose()
     with pytest.raises(ClientClosedError, match="closed"):
         await transport.send(Request("GET", f"{server}/ok"))
+
+
+async def test_transport_never_resends_on_its_own() -> None:
+    """aiohttp resends PUT/DELETE once after a reused connection drops; ours must not: every
+    attempt belongs to the retry loop (and its governor token and idempotency rules)."""
+    arrivals: list[str] = []
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def drop(request: web.Request) -> web.Response:
+        arrivals.append(request.method)
+        assert request.transport is not None
+        request.transport.close()
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_route("*", "/drop", drop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    transport = AiohttpTransport(limits=Limits(max_connections=1))
+    try:
+        for method in ("PUT", "DELETE"):
+            await transport.send(Request("GET", f"{base}/ok"))  # leaves a pooled connection
+            with pytest.raises(APIConnectionError):
+                await transport.send(Request(method, f"{base}/drop", content=b"{}"))
+    finally:
+        await transport.aclose()
+        await runner.cleanup()
+    assert arrivals == ["PUT", "DELETE"]

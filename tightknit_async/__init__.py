@@ -32,7 +32,7 @@ from ._exceptions import (
 from ._response import APIResponse
 from ._types import NOT_GIVEN, NotGiven, Priority
 from ._version import __version__
-from .idempotency import idempotency_key_for
+from .idempotency import IdempotencyStore, MemoryIdempotencyStore, idempotency_key_for
 from .retry import RetryPolicy
 
 __all__ = [
@@ -49,9 +49,11 @@ __all__ = [
     "ConflictError",
     "GovernorTimeoutError",
     "IdempotencyKeyError",
+    "IdempotencyStore",
     "InsufficientScopeError",
     "InternalServerError",
     "Limits",
+    "MemoryIdempotencyStore",
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",

@@ -102,6 +102,11 @@ class AiohttpTransport:
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
             )
+            # aiohttp silently resends PUT/DELETE once when a reused connection turns out closed.
+            # Such a resend would bypass the rate governor and the retry policy (an unkeyed
+            # mutation must not be resent), so every attempt is the retry loop's to make.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         return self._session
 
     async def send(self, request: Request) -> Response:

@@ -1,0 +1,59 @@
+"""Test helpers: `FakeTightknit`, an in-memory Tightknit API server enforcing the real rules.
+
+::
+
+    from tightknit_async.testing import FakeClock, FakeTightknit
+
+    async with FakeTightknit(clock=FakeClock()) as fake:
+        ...  # point a client at fake.url with fake.api_key
+        assert len(fake.ledger) == 1  # exactly one mutation was applied
+"""
+
+from .._waits import disable_waits
+from ._clock import FakeClock
+from ._fake_server import FakeTightknit, serve_forever
+from ._faults import Faults
+from ._journal import Arrival, FakeStats, LedgerEntry
+from ._keys import PERMISSIONS, PLANS, ApiKey, Plan
+from ._mock_transport import MockTransport, json_response
+from ._records import (
+    CalendarEvent,
+    Community,
+    Feed,
+    FeedRef,
+    Member,
+    Post,
+    ProfileSummary,
+    PublishedTo,
+    Reminder,
+    SlackBlocksReferences,
+    SlackMessage,
+)
+
+__all__ = [
+    "PERMISSIONS",
+    "PLANS",
+    "ApiKey",
+    "Arrival",
+    "CalendarEvent",
+    "Community",
+    "FakeClock",
+    "FakeStats",
+    "FakeTightknit",
+    "Faults",
+    "Feed",
+    "FeedRef",
+    "LedgerEntry",
+    "Member",
+    "MockTransport",
+    "Plan",
+    "Post",
+    "ProfileSummary",
+    "PublishedTo",
+    "Reminder",
+    "SlackBlocksReferences",
+    "SlackMessage",
+    "disable_waits",
+    "json_response",
+    "serve_forever",
+]
