@@ -1,0 +1,300 @@
+"""`FakeTightknit`: the embedded fake Tightknit API server, and `serve_forever` for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection, Iterable, Mapping
+from types import MappingProxyType, TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from ._clock import Clock, WallClock, utc_now
+from ._endpoints import ENDPOINTS
+from ._faults import Faults
+from ._idempotency import IdempotencyStore
+from ._ids import IdFactory
+from ._journal import Arrival, FakeStats, Journal, LedgerEntry, max_in_window
+from ._keys import ApiKey, KeyRing, Plan
+from ._pipeline import ServerState, build_app
+from ._rate_window import SlidingWindow
+from ._records import CalendarEvent, Community, Feed, Member, Post
+from ._seed import build_dataset
+
+# Seconds that closing waits for requests still being handled before cancelling them.
+_SHUTDOWN_GRACE = 1.0
+
+
+class FakeTightknit:
+    """An in-memory Tightknit API on aiohttp.web that enforces the real API's rules.
+
+    Serves ``/admin/v0/api_key/me``, ``POST /admin/v0/members``, and the calendar event and feed
+    lists and lookups, from deterministic seed data. Every request passes, in order:
+    authentication (401), the per-key rate limit (429 + ``Retry-After``), the endpoint's
+    permission and plan (403), the ``Idempotency-Key`` rules (400, 409, replay), injected faults,
+    then the handler's validation (400) and effect. Every reply carries ``X-Request-Id``; every
+    reply but an injected HTML error page is JSON, unknown routes included.
+
+    Use it as an async context manager, or `start` and `close` it::
+
+        async with FakeTightknit() as fake:
+            async with aiohttp.ClientSession() as session:
+                await session.get(
+                    f"{fake.url}/admin/v0/api_key/me",
+                    headers={"Authorization": f"Bearer {fake.api_key}"},
+                )
+
+    or mount `app` in aiohttp's own test server instead of starting it.
+
+    Args:
+        host, port: where `start` listens; port 0 picks a free port.
+        rate_limit: accepted requests per key in any ``rate_window`` seconds; None disables.
+        rate_window: the sliding window's length in seconds.
+        clock: the monotonic clock (seconds) timing arrivals, the rate window and the
+            idempotency TTL; ``time.monotonic`` by default, a `FakeClock` in tests.
+        wall_clock: returns the aware current datetime that decides upcoming and past events,
+            anchors the seed data's dates, and stamps new keys; UTC system time by default.
+        idempotency_ttl: seconds a completed reply is replayed for the same key.
+        seed: makes the seed data, the ids, the default key and the random faults repeat from
+            run to run.
+        seed_data: start with seed members, events, feeds and posts (else with none).
+
+    Raises:
+        ValueError: for a ``rate_limit`` below 1 or a non-positive window or TTL.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: int | None = 50,
+        rate_window: float = 1.0,
+        clock: Clock | None = None,
+        wall_clock: WallClock | None = None,
+        idempotency_ttl: float = 3600.0,
+        seed: int = 0,
+        seed_data: bool = True,
+    ) -> None:
+        self._host = host
+        self._port = port
+        wall_clock = wall_clock or utc_now
+        ids = IdFactory(f"tightknit-fake:{seed}:runtime")
+        self._state = ServerState(
+            clock=clock or time.monotonic,
+            wall_clock=wall_clock,
+            ids=ids,
+            keys=KeyRing(ids, wall_clock),
+            limiter=None if rate_limit is None else SlidingWindow(rate_limit, rate_window),
+            idempotency=IdempotencyStore(idempotency_ttl),
+            faults=Faults(seed=seed),
+            data=build_dataset(
+                seed=seed, now=wall_clock(), community_id=ids.uuid4(), populate=seed_data
+            ),
+            journal=Journal(),
+            endpoints={},
+        )
+        self.app: web.Application = build_app(self._state, ENDPOINTS)
+        """The aiohttp application; usable with ``aiohttp.test_utils.TestServer`` as well."""
+        self.api_key: str = self.add_key(name="Default test key")
+        """A key with every permission on the enterprise plan."""
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._closed = False
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Listen on ``host:port``; `url` is set once this returns.
+
+        Raises:
+            RuntimeError: if already started, or closed.
+            OSError: if the address cannot be bound.
+        """
+        if self._closed:
+            raise RuntimeError("this FakeTightknit is closed; create a new one")
+        if self._runner is not None:
+            raise RuntimeError("this FakeTightknit is already started")
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=_SHUTDOWN_GRACE)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        self._url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    async def close(self) -> None:
+        """Stop listening and close open connections; calling it again does nothing."""
+        self._closed = True
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT``; API paths are under ``/admin/v0``.
+
+        Raises:
+            RuntimeError: before `start`.
+        """
+        if self._url is None:
+            raise RuntimeError("FakeTightknit.url is known once the server is started")
+        return self._url
+
+    # Keys
+
+    def add_key(
+        self,
+        permissions: Iterable[str] | None = None,
+        plan: Plan = "enterprise",
+        key: str | None = None,
+        *,
+        name: str | None = None,
+    ) -> str:
+        """Issue an API key and return its secret.
+
+        ``permissions=None`` grants every permission in ``PERMISSIONS``; ``key`` chooses the
+        secret (default ``sk_test_`` and 32 hex digits); ``name`` is what ``/api_key/me`` reports.
+
+        Raises:
+            TypeError: if ``permissions`` is one string instead of an iterable of names.
+            ValueError: for an unknown permission or plan, or a secret already issued.
+        """
+        return self._state.keys.add(
+            permissions=permissions, plan=plan, secret=key, name=name
+        ).secret
+
+    def revoke_key(self, key: str) -> None:
+        """Revoke a key: its requests are answered 401 from now on.
+
+        Raises:
+            KeyError: if the fake never issued ``key``.
+        """
+        self._state.keys.revoke(key)
+
+    def key_info(self, key: str) -> ApiKey:
+        """Return what the fake knows of a key, including the ``id`` the ledger records.
+
+        Raises:
+            KeyError: if the fake never issued ``key``.
+        """
+        return self._state.keys.get(key)
+
+    # What happened
+
+    @property
+    def ledger(self) -> list[LedgerEntry]:
+        """A copy of the applied mutations, oldest first."""
+        return list(self._state.journal.ledger)
+
+    @property
+    def arrivals(self) -> list[Arrival]:
+        """A copy of the answered (or dropped) requests, in the order they finished."""
+        return list(self._state.journal.arrivals)
+
+    @property
+    def stats(self) -> FakeStats:
+        """Counters of requests, 429s, replays, 409s, injected faults and dropped connections."""
+        return self._state.journal.stats
+
+    def max_in_window(
+        self, window: float = 1.0, statuses: Collection[int | None] | None = None
+    ) -> int:
+        """Return the most arrivals in any ``window`` seconds of server-clock arrival times.
+
+        ``statuses`` counts only arrivals answered with one of them (None stands for a dropped
+        connection); by default every arrival counts. Requests still being handled are not
+        counted.
+
+        Raises:
+            ValueError: if ``window`` is not positive.
+        """
+        arrivals = self._state.journal.arrivals
+        return max_in_window(
+            (a.time for a in arrivals if statuses is None or a.status in statuses), window
+        )
+
+    def reset_ledger(self) -> None:
+        """Forget the applied mutations recorded so far."""
+        self._state.journal.ledger.clear()
+
+    def reset_arrivals(self) -> None:
+        """Forget the arrivals recorded so far (the rate window is unaffected)."""
+        self._state.journal.arrivals.clear()
+
+    def reset_stats(self) -> None:
+        """Set every counter of `stats` back to zero."""
+        self._state.journal.reset_stats()
+
+    @property
+    def faults(self) -> Faults:
+        """The fault-injection settings, live: change them at any time."""
+        return self._state.faults
+
+    # The data
+
+    @property
+    def community(self) -> Community:
+        """The community every key belongs to."""
+        return self._state.data.community
+
+    @property
+    def members(self) -> Mapping[str, Member]:
+        """Members by id, live and read-only."""
+        return MappingProxyType(self._state.data.members)
+
+    @property
+    def calendar_events(self) -> Mapping[str, CalendarEvent]:
+        """Calendar events by id (all statuses), live and read-only."""
+        return MappingProxyType(self._state.data.calendar_events)
+
+    @property
+    def feeds(self) -> Mapping[str, Feed]:
+        """Feeds by id, live and read-only."""
+        return MappingProxyType(self._state.data.feeds)
+
+    @property
+    def posts(self) -> Mapping[str, Post]:
+        """Posts by id, live and read-only."""
+        return MappingProxyType(self._state.data.posts)
+
+    def find_member(self, email: str) -> Member | None:
+        """Return the member with this e-mail (case-insensitive), or None."""
+        return self._state.data.find_member(email)
+
+    def __repr__(self) -> str:
+        where = "closed" if self._closed else self._url or "not started"
+        journal = self._state.journal
+        return (
+            f"<FakeTightknit {where} requests={journal.stats.requests} "
+            f"ledger={len(journal.ledger)}>"
+        )
+
+
+async def serve_forever(port: int, host: str = "127.0.0.1") -> None:
+    """Run a `FakeTightknit` on ``host:port`` until cancelled (Ctrl+C in the CLI).
+
+    Prints the URL and the default API key to stdout, as ``TIGHTKNIT_BASE_URL=...`` and
+    ``TIGHTKNIT_API_KEY=...`` lines a shell can ``export``.
+    """
+    async with FakeTightknit(host=host, port=port) as fake:
+        print(f"Fake Tightknit API listening on {fake.url} (Ctrl+C to stop)", flush=True)
+        print(f"TIGHTKNIT_BASE_URL={fake.url}", flush=True)
+        print(f"TIGHTKNIT_API_KEY={fake.api_key}", flush=True)
+        await asyncio.get_running_loop().create_future()
