@@ -1,0 +1,340 @@
+"""The sans-IO slot book: tables of cases, then randomised patterns with fixed seeds."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from tightknit_async.governor import GCRA, max_in_window
+from tightknit_async.governor._gcra import DEFAULT_MARGIN, WINDOW
+
+# -- construction -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "options", "match"),
+    [
+        (0, {}, "rate must be"),
+        (-5, {}, "rate must be"),
+        (math.inf, {}, "rate must be"),
+        (math.nan, {}, "rate must be"),
+        (50, {"burst": 0}, r"burst must be between 1 and 50"),
+        (50, {"burst": 51}, r"burst must be between 1 and 50"),
+        (0.5, {"burst": 2}, r"burst must be between 1 and 1"),
+        (50, {"margin": -0.001}, "margin must be"),
+        (50, {"margin": 1.0}, "margin must be"),
+        (50, {"decrease": 0}, "decrease must be"),
+        (50, {"decrease": 1.5}, "decrease must be"),
+        (50, {"recovery": 0}, "recovery must be"),
+        (50, {"recovery": math.inf}, "recovery must be"),
+    ],
+)
+def test_rejects_parameters_out_of_range(
+    rate: float, options: dict[str, float], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        GCRA(rate, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rate", "limit"), [(50, 50), (50.9, 50), (1, 1), (0.5, 1), (0.01, 1), (1000, 1000)]
+)
+def test_window_limit_is_the_whole_requests_one_second_allows(rate: float, limit: int) -> None:
+    assert GCRA(rate).limit == limit
+
+
+# -- booking tables -----------------------------------------------------------------------------
+
+Step = tuple[float, "float | None"]  # (now, since)
+
+
+@pytest.mark.parametrize(
+    ("name", "core", "steps", "expected"),
+    [
+        (
+            "no burst: slots exactly T apart",
+            lambda: GCRA(10, margin=0),
+            [(0.0, None)] * 4,
+            [0.0, 0.1, 0.2, 0.3],
+        ),
+        (
+            "the margin widens T to (1 + margin) / limit",
+            lambda: GCRA(50),
+            [(0.0, None)] * 3,
+            [0.0, 0.0201, 0.0402],
+        ),
+        (
+            "a rate below one per second",
+            lambda: GCRA(0.5, margin=0),
+            [(0.0, None)] * 3,
+            [0.0, 2.0, 4.0],
+        ),
+        (
+            "burst 3 back to back, then T apart, then the window log holds the second",
+            lambda: GCRA(10, burst=3, margin=0),
+            [(0.0, None)] * 14,
+            [0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0, 1.0, 1.0, 1.1],
+        ),
+        (
+            "requests that come slower than T go at once",
+            lambda: GCRA(10, margin=0),
+            [(0.0, None), (0.5, None), (0.55, None), (2.0, None)],
+            [0.0, 0.5, 0.6, 2.0],
+        ),
+        (
+            "after idle the schedule restarts from now: no credit banked beyond the burst",
+            lambda: GCRA(10, burst=2, margin=0),
+            [(0.0, None), (5.0, None), (5.0, None), (5.0, None)],
+            [0.0, 5.0, 5.0, 5.1],
+        ),
+        (
+            "a queued waiter granted 50 ms late does not push the next slot back",
+            lambda: GCRA(10, margin=0),
+            [(0.0, None), (0.15, 0.0), (0.15, 0.0)],
+            [0.0, 0.15, 0.2],
+        ),
+        (
+            "without `since` the same lateness pushes the next slot back",
+            lambda: GCRA(10, margin=0),
+            [(0.0, None), (0.15, None), (0.15, None)],
+            [0.0, 0.15, 0.25],
+        ),
+        (
+            "a stall longer than T lets one more through at once, then spacing resumes",
+            lambda: GCRA(10, margin=0),
+            [(0.0, 0.0), (0.35, 0.0), (0.35, 0.0), (0.35, 0.0)],
+            [0.0, 0.35, 0.35, 0.45],
+        ),
+        (
+            "the margin keeps limit + 1 slots at least 1 + margin apart",
+            lambda: GCRA(2, burst=2, margin=0.25),
+            [(0.0, None)] * 5,
+            [0.0, 0.0, 1.25, 1.25, 2.5],
+        ),
+    ],
+)
+def test_booking(
+    name: str, core: Callable[[], GCRA], steps: list[Step], expected: list[float]
+) -> None:
+    book = core()
+    slots = [book.book(now, since) for now, since in steps]
+    assert slots == pytest.approx(expected), name
+
+
+def test_earliest_is_minus_infinity_when_fresh_and_book_never_goes_backwards() -> None:
+    core = GCRA(10)
+    assert core.earliest() == -math.inf
+    assert core.book(5.0) == 5.0
+    assert core.book(1.0) >= 5.0  # a clock that went back cannot move a slot before the last one
+
+
+def test_repr_shows_the_parameters_and_the_pause() -> None:
+    core = GCRA(50.5, burst=2)
+    core.rate_limited(3.0, 1.5)
+    assert repr(core) == "GCRA(rate=50.5, limit=50, burst=2, margin=0.005, paused_until=4.5)"
+
+
+# -- pauses and AIMD ----------------------------------------------------------------------------
+
+
+def test_a_429_pauses_halves_the_rate_and_the_rate_climbs_back() -> None:
+    core = GCRA(50)  # decrease 0.5, recovery 0.05 * 50 = 2.5/s per second
+    core.book(0.0)
+    core.rate_limited(1.0, 2.0)
+    assert core.paused_until == 3.0
+    assert core.earliest() == 3.0
+    assert core.rate_at(1.0) == core.rate_at(3.0) == 25.0
+    assert core.rate_at(4.0) == pytest.approx(27.5)
+    assert core.rate_at(12.0) == pytest.approx(47.5)
+    assert core.rate_at(13.0) == 50.0
+    assert core.rate_at(100.0) == 50.0
+    assert core.book(1.5) == 3.0
+    assert core.book(3.0) == pytest.approx(3.04)  # T = 1/25 while the rate is lowered
+
+
+def test_429s_within_a_window_of_the_last_decrease_only_extend_the_pause() -> None:
+    core = GCRA(50)
+    core.rate_limited(0.0, 1.0)
+    core.rate_limited(0.4, 1.0)  # an echo: a request sent before the first 429 was seen
+    assert core.rate_at(0.4) == 25.0
+    assert core.paused_until == 1.4
+    core.rate_limited(1.4, 1.0)  # a fresh signal, a window after the decrease
+    assert core.rate_at(1.4) == 12.5
+
+
+@pytest.mark.parametrize(
+    ("rate", "floor"), [(50, 1.0), (0.5, 0.5)], ids=["floor-1/s", "floor-the-configured-rate"]
+)
+def test_the_rate_never_drops_below_the_floor(rate: float, floor: float) -> None:
+    core = GCRA(rate)
+    for second in range(20):
+        core.rate_limited(float(second), 100.0)  # a window apart, so each one counts
+    assert core.rate_at(19.0) == floor
+
+
+def test_decrease_1_pauses_without_slowing_down() -> None:
+    core = GCRA(50, decrease=1.0)
+    core.rate_limited(0.0, 1.0)
+    assert core.rate_at(0.5) == 50.0
+    assert core.earliest() == 1.0
+
+
+def test_no_burst_straight_after_a_pause() -> None:
+    core = GCRA(10, burst=5, margin=0)
+    core.rate_limited(0.0, 1.0)  # rate 5/s: T = 0.2
+    assert [core.book(0.0) for _ in range(3)] == pytest.approx([1.0, 1.2, 1.4])
+
+
+def test_a_negative_pause_counts_as_none() -> None:
+    core = GCRA(10)
+    core.rate_limited(7.0, -3.0)
+    assert core.paused_until == 7.0
+
+
+# -- projected: the fail-fast lower bound -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ahead", "slot"), [(0, 0.0), (1, 0.1), (9, 0.9), (10, 1.0), (25, 2.5)])
+def test_projected_is_exact_on_a_fresh_book(ahead: int, slot: float) -> None:
+    assert GCRA(10, margin=0).projected(0.0, ahead) == pytest.approx(slot)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_projected_never_overestimates(seed: int) -> None:
+    rng = random.Random(seed)
+    rate = rng.choice([0.7, 3, 10, 50, 50.5, 200])
+    core = GCRA(
+        rate,
+        burst=rng.randint(1, max(1, math.floor(rate))),
+        margin=rng.choice([0.0, DEFAULT_MARGIN, 0.05]),
+    )
+    now = 0.0
+    for _ in range(rng.randrange(0, 3 * math.floor(rate) + 3)):
+        now += rng.expovariate(rate * rng.uniform(0.5, 3))
+        if rng.random() < 0.02:
+            core.rate_limited(now, rng.uniform(0, 2))
+        core.book(now, now - rng.uniform(0, 0.05))
+    now += rng.uniform(0, 0.5)
+    ahead = rng.randrange(0, 4 * math.floor(rate) + 2)
+    bound = core.projected(now, ahead)
+    future = copy.deepcopy(core)
+    slots = [future.book(now) for _ in range(ahead + 1)]
+    assert bound <= slots[-1] + 1e-9
+
+
+# -- max_in_window ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("times", "window", "expected"),
+    [
+        ([], 1.0, 0),
+        ([3.0], 1.0, 1),
+        ([0.0, 1.0], 1.0, 1),  # half-open: [0, 1) does not hold 1.0
+        ([0.0, 0.999], 1.0, 2),
+        ([0.5, 0.0, 0.2, 5.0, 5.1], 1.0, 3),  # any order
+        ([0.0, 0.0, 0.0], 1.0, 3),
+        ([0.0, 1.0, 1.0, 2.0], 1.01, 3),
+        ([0.0, 0.5, 1.0, 1.5], 1.0, 2),
+    ],
+)
+def test_max_in_window(times: list[float], window: float, expected: int) -> None:
+    assert max_in_window(times, window) == expected
+
+
+@pytest.mark.parametrize("window", [0.0, -1.0, math.nan])
+def test_max_in_window_rejects_a_window_that_is_not_positive(window: float) -> None:
+    with pytest.raises(ValueError, match="window must be positive"):
+        max_in_window([1.0], window)
+
+
+# -- randomised patterns: the window guarantee and throughput -----------------------------------
+
+
+def _arrivals(rng: random.Random, pattern: str, rate: float, count: int) -> list[float]:
+    if pattern == "cold burst":
+        return [0.0] * count
+    if pattern == "steady stream":
+        times, now = [], 0.0
+        for _ in range(count):
+            now += rng.expovariate(rate * 1.5)
+            times.append(now)
+        return times
+    if pattern == "burst after idle":
+        half = count // 2
+        return [rng.uniform(0, 0.5) for _ in range(half)] + [30.0] * (count - half)
+    # "trickle and bursts": idle gaps, trickles, clumps
+    times, now = [], 0.0
+    while len(times) < count:
+        now += rng.choice([0.0, 0.001, 0.3, 2.5])
+        times.extend([now] * rng.choice([1, 1, 5, 40]))
+    return sorted(times[:count])
+
+
+def _drive(
+    core: GCRA, arrivals: list[float], rng: random.Random, *, lateness: float, pauses: float
+) -> tuple[list[float], list[tuple[float, float]]]:
+    """Serve ``arrivals`` in order as the async driver does: a waiter that cannot go at once is
+    granted by a timer aimed at the next slot, firing up to ``lateness`` late; now and then a
+    429 pauses the book. Returns the grant times and the pauses as (start, end)."""
+    grants: list[float] = []
+    paused: list[tuple[float, float]] = []
+    now = 0.0
+    for arrival in arrivals:
+        now = max(now, arrival)
+        if rng.random() < pauses:
+            start = now
+            core.rate_limited(start, rng.uniform(0.0, 1.5))
+            paused.append((start, core.paused_until))
+        earliest = core.earliest()
+        if earliest > now:
+            now = earliest + rng.uniform(0.0, lateness)
+        slot = core.book(now, arrival)
+        assert slot == now
+        grants.append(slot)
+    return grants, paused
+
+
+PATTERNS = ["cold burst", "steady stream", "burst after idle", "trickle and bursts"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("seed", range(12))
+def test_never_more_than_limit_in_any_window(pattern: str, seed: int) -> None:
+    rng = random.Random(f"{pattern}/{seed}")
+    rate = rng.choice([1.0, 7.0, 10.0, 50.0, 50.0, 75.5])
+    limit = math.floor(rate)
+    margin = rng.choice([0.0, DEFAULT_MARGIN, 0.02])
+    core = GCRA(
+        rate,
+        burst=rng.choice([1, 1, min(2, limit), max(1, limit // 2), limit]),
+        margin=margin,
+        decrease=rng.choice([0.5, 0.7, 1.0]),
+        recovery=rng.choice([0.05, 0.5]),
+    )
+    arrivals = _arrivals(rng, pattern, rate, count=rng.randrange(limit + 1, 6 * limit + 50))
+    grants, pauses = _drive(
+        core, arrivals, rng, lateness=rng.choice([0.0, 0.002, 0.05]), pauses=0.01
+    )
+
+    assert grants == sorted(grants)
+    assert max_in_window(grants, WINDOW) <= limit
+    assert max_in_window(grants, WINDOW + margin) <= limit
+    for start, end in pauses:
+        assert not [t for t in grants if start < t < end]
+
+
+@pytest.mark.parametrize(("lateness", "floor"), [(0.0, 0.995), (0.002, 0.99)])
+def test_throughput_of_a_saturated_minute_is_at_least_99_percent(
+    lateness: float, floor: float
+) -> None:
+    rng = random.Random(7)
+    rate = 50.0
+    grants, _ = _drive(GCRA(rate), [0.0] * 3000, rng, lateness=lateness, pauses=0.0)
+    achieved = (len(grants) - 1) / (grants[-1] - grants[0])
+    assert achieved >= floor * rate
+    assert max_in_window(grants) == 50

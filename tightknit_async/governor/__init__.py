@@ -1,0 +1,32 @@
+"""The rate governor: paces every request of an API key to the API's cap, 50 per second.
+
+Every attempt the client makes, retries included, first waits in
+:meth:`RateGovernor.acquire`; a 429 is reported through :meth:`RateGovernor.on_rate_limited`.
+The guarantee: of the requests a governor lets through, no window of one second holds more than
+the cap, from a cold start, after idle and under thousands of waiters.
+
+Modules, one concern each::
+
+    _gcra.py       GCRA      sans-IO slot book: GCRA spacing, a hard window cap, 429 pauses, AIMD
+    _settings.py   GovernorSettings, GovernorOptions   the policy as a frozen value
+    _protocol.py   RateGovernor, GovernorStatistics    the seam the client calls
+    _local.py      Governor  the in-process driver: two lanes of futures and one loop timer
+    _registry.py   governor_for()                      one governor per API key and event loop
+"""
+
+from ._gcra import GCRA, max_in_window
+from ._local import Governor
+from ._protocol import GovernorStatistics, RateGovernor
+from ._registry import governor_for
+from ._settings import GovernorOptions, GovernorSettings
+
+__all__ = [
+    "GCRA",
+    "Governor",
+    "GovernorOptions",
+    "GovernorSettings",
+    "GovernorStatistics",
+    "RateGovernor",
+    "governor_for",
+    "max_in_window",
+]

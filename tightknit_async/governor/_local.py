@@ -1,0 +1,365 @@
+"""The in-process rate governor: the sans-IO slot book driven by the event loop's clock.
+
+Waiters are plain futures in two FIFO lanes (``interactive`` and ``bulk``). One ``loop.call_at``
+timer, aimed at the next free slot or the nearest ``max_wait`` deadline, grants them: no task per
+waiter and no polling, so thousands of waiters cost a future each. A slot is booked only when a
+waiter is released, never when it queues, so a cancelled waiter frees its place for the next one
+and a newly arrived ``interactive`` waiter can overtake queued ``bulk`` ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import random
+import time
+from collections import OrderedDict, deque
+from typing import Final, TypeAlias, Unpack
+
+from .._exceptions import GovernorTimeoutError, WrongEventLoopError
+from .._types import Priority
+from ._protocol import GovernorStatistics
+from ._settings import GovernorOptions, GovernorSettings
+
+__all__ = ["Governor"]
+
+_Lane: TypeAlias = OrderedDict[asyncio.Future[None], float]
+"""Waiter future -> the loop time it began waiting; O(1) removal from anywhere, FIFO order."""
+
+_Deadline: TypeAlias = tuple[float, int, asyncio.Future[None], Priority, float]
+"""(deadline, tie-breaker, waiter, lane, max_wait): a heap entry, left in place once stale."""
+
+_WAIT_SAMPLE: Final = 1024
+"""How many recent grants the mean and p99 waits are computed over."""
+
+_COMPACT_FLOOR: Final = 64
+"""The deadline heap drops its stale entries once it outgrows this plus twice the waiters."""
+
+_CLOCK_RESOLUTION: Final = time.get_clock_info("monotonic").resolution
+"""asyncio fires a timer up to this early; a slot due that soon counts as due."""
+
+
+class Governor:
+    """Paces the requests of one API key in this process: the in-process :class:`RateGovernor`.
+
+    Of the grants it makes, no window of one second ever holds more than ``limit =
+    max(1, floor(rate))``, from a cold start, after idle, under any number of waiters (see
+    :mod:`._gcra` for the arithmetic). ``interactive`` waiters are served before queued ``bulk``
+    ones, except that ``bulk`` gets one grant in every ``round(1 / bulk_share)`` while both lanes
+    wait; each lane is FIFO. After a 429 (:meth:`on_rate_limited`) nobody is granted until the
+    pause ends, and the rate climbs back from a lowered value.
+
+    The governor binds to the event loop it is first used on. It is not thread-safe; share it
+    between the tasks of one loop, and use :func:`governor_for` to share it between clients.
+
+    Args:
+        rate: requests per second (> 0).
+        **options: the other :class:`GovernorSettings` fields (``burst``, ``margin``,
+            ``bulk_share``, ``decrease``, ``recovery``, ``default_pause``, ``pause_jitter``).
+
+    Raises:
+        ValueError: for a setting out of range.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_bulk",
+        "_bulk_every",
+        "_core",
+        "_deadlines",
+        "_granted",
+        "_interactive",
+        "_lanes",
+        "_loop",
+        "_rate_limited",
+        "_sequence",
+        "_streak",
+        "_timed_out",
+        "_timer",
+        "_waits",
+        "settings",
+    )
+
+    def __init__(self, rate: float, **options: Unpack[GovernorOptions]) -> None:
+        self.settings = GovernorSettings(rate=rate, **options)
+        self._core = self.settings.new_core()
+        self._bulk_every = self.settings.bulk_every
+        self._interactive: _Lane = OrderedDict()
+        self._bulk: _Lane = OrderedDict()
+        self._lanes: dict[Priority, _Lane] = {"interactive": self._interactive, "bulk": self._bulk}
+        self._streak = 0  # interactive grants since the last bulk one, counted while bulk waits
+        self._deadlines: list[_Deadline] = []
+        self._sequence = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._granted: dict[Priority, int] = {"interactive": 0, "bulk": 0}
+        self._timed_out = 0
+        self._rate_limited = 0
+        self._waits: deque[float] = deque(maxlen=_WAIT_SAMPLE)
+
+    # -- the RateGovernor protocol ---------------------------------------------------------------
+
+    async def acquire(
+        self, priority: Priority = "interactive", *, max_wait: float | None = None
+    ) -> None:
+        """Wait in the ``priority`` lane until one request may be sent.
+
+        Args:
+            priority: ``"interactive"`` (served first) or ``"bulk"``.
+            max_wait: the longest the caller will wait, in seconds (``None``: no bound; negative
+                counts as 0). When the earliest grant this waiter could possibly get (from the
+                queue ahead of it, the rate in force and any pause) lies further off, raises at
+                once without queueing; otherwise waits at most this long.
+
+        Raises:
+            GovernorTimeoutError: no slot within ``max_wait``; ``wait`` holds the wait that was
+                needed (at least), ``deadline`` the ``max_wait``.
+            WrongEventLoopError: the governor belongs to another event loop.
+            ValueError: an unknown ``priority``.
+
+        Cancelling the caller withdraws it: it never uses up a slot, and if it was granted a slot
+        in the instant before the cancellation arrived, the slot goes to the next waiter.
+        """
+        loop = self._bind()
+        lane = self._lane(priority)
+        now = loop.time()
+        if self._grant_now(now, priority):
+            return
+        if max_wait is not None:
+            max_wait = max(0.0, max_wait)
+            ahead = self._ahead(priority)
+            wait = self._core.projected(now, ahead) - now
+            if wait > max_wait:
+                self._timed_out += 1
+                raise GovernorTimeoutError(
+                    f"rate governor: a {priority} request would wait at least {wait:.3f}s for a "
+                    f"send slot ({ahead} queued ahead, {self._rate_note(now)}), longer than "
+                    f"max_wait={max_wait:.3f}s",
+                    wait=wait,
+                    deadline=max_wait,
+                )
+        waiter: asyncio.Future[None] = loop.create_future()
+        lane[waiter] = now
+        if max_wait is not None:
+            entry = (now + max_wait, next(self._sequence), waiter, priority, max_wait)
+            heapq.heappush(self._deadlines, entry)
+        self._arm(loop, now)
+        try:
+            await waiter
+        except BaseException:
+            self._withdraw(loop, waiter, lane)
+            raise
+
+    def try_acquire_nowait(self, priority: Priority = "interactive") -> bool:
+        """Take a slot if one is free now and no waiter is queued for it; never waits.
+
+        Queued waiters (of either lane) come first, so ``priority`` only says which lane's
+        count the grant goes to.
+
+        Raises:
+            WrongEventLoopError: the governor belongs to another event loop.
+            RuntimeError: called outside a running event loop.
+            ValueError: an unknown ``priority``.
+        """
+        loop = self._bind()
+        self._lane(priority)
+        return self._grant_now(loop.time(), priority)
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None:
+        """Report a 429: pause every waiter of this governor and lower the rate for a while.
+
+        The pause is ``retry_after`` seconds (``default_pause`` when ``None``; negative counts as
+        0) stretched by a random ``[0, pause_jitter)`` fraction. The rate in force drops to
+        ``decrease`` times itself (once per second at most, however many 429s arrive together)
+        and climbs back by ``recovery * rate`` per second once the pause is over.
+
+        Raises:
+            WrongEventLoopError: the governor belongs to another event loop.
+            RuntimeError: called outside a running event loop.
+        """
+        loop = self._bind()
+        now = loop.time()
+        settings = self.settings
+        pause = settings.default_pause if retry_after is None else max(0.0, retry_after)
+        self._core.rate_limited(now, pause * (1.0 + settings.pause_jitter * random.random()))
+        self._rate_limited += 1
+        self._arm(loop, now)
+
+    def statistics(self) -> GovernorStatistics:
+        """A snapshot: grants and waiters per lane, timeouts, 429s, the rate in force, waits."""
+        now = self._loop.time() if self._loop is not None else 0.0
+        waits = sorted(self._waits)
+        return GovernorStatistics(
+            rate=self._core.rate,
+            current_rate=self._core.rate_at(now),
+            granted_interactive=self._granted["interactive"],
+            granted_bulk=self._granted["bulk"],
+            waiting_interactive=len(self._interactive),
+            waiting_bulk=len(self._bulk),
+            timed_out=self._timed_out,
+            rate_limited=self._rate_limited,
+            paused_for=max(0.0, self._core.paused_until - now),
+            mean_wait=math.fsum(waits) / len(waits) if waits else 0.0,
+            p99_wait=waits[math.ceil(0.99 * len(waits)) - 1] if waits else 0.0,
+        )
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        return (
+            f"<Governor rate={stats.rate:g}/s current_rate={stats.current_rate:.4g}/s "
+            f"waiting={stats.waiting_interactive}+{stats.waiting_bulk} "
+            f"granted={stats.granted} paused_for={stats.paused_for:.3f}s>"
+        )
+
+    # -- driving the core --------------------------------------------------------------------------
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise WrongEventLoopError(
+                "this Governor belongs to another event loop: use one Governor per event loop "
+                "(governor_for() hands out one per loop and key)"
+            )
+        return loop
+
+    def _lane(self, priority: Priority) -> _Lane:
+        lane = self._lanes.get(priority)
+        if lane is None:
+            raise ValueError(f"priority must be 'interactive' or 'bulk', got {priority!r}")
+        return lane
+
+    def _grant_now(self, now: float, priority: Priority) -> bool:
+        """Serve the queue first; then grant the caller if a slot is still free."""
+        self._grant_due(now)
+        if self._interactive or self._bulk or self._core.earliest() > now + _CLOCK_RESOLUTION:
+            return False
+        self._core.book(now)
+        self._record_grant(priority, 0.0)
+        return True
+
+    def _grant_due(self, now: float) -> None:
+        """Release queued waiters, in lane order, for as many slots as are free at ``now``."""
+        core = self._core
+        while core.earliest() <= now + _CLOCK_RESOLUTION:
+            popped = self._pop_next()
+            if popped is None:
+                return
+            waiter, since, priority = popped
+            core.book(now, since)
+            self._record_grant(priority, now - since)
+            waiter.set_result(None)
+
+    def _pop_next(self) -> tuple[asyncio.Future[None], float, Priority] | None:
+        """Dequeue the waiter to serve next: interactive first, bulk one in ``bulk_every``."""
+        interactive, bulk = self._interactive, self._bulk
+        while interactive or bulk:
+            take_bulk = bool(bulk) and (not interactive or self._streak >= self._bulk_every - 1)
+            priority: Priority = "bulk" if take_bulk else "interactive"
+            waiter, since = self._lanes[priority].popitem(last=False)
+            if waiter.done():  # cancelled; its task has not run yet to withdraw it
+                continue
+            self._streak = self._streak + 1 if bulk and not take_bulk else 0
+            return waiter, since, priority
+        return None
+
+    def _ahead(self, priority: Priority) -> int:
+        """How many queued waiters the lane order serves before a new ``priority`` waiter.
+
+        Exact if nobody else arrives: bulk is served after ``bulk_every - 1`` interactive grants
+        in a row, counting from the current streak.
+        """
+        queued_interactive, queued_bulk = len(self._interactive), len(self._bulk)
+        run = self._bulk_every - 1
+        if priority == "interactive":
+            return queued_interactive + min(queued_bulk, (self._streak + queued_interactive) // run)
+        interleaved = max(0, run - self._streak) + queued_bulk * run
+        return queued_bulk + min(queued_interactive, interleaved)
+
+    def _record_grant(self, priority: Priority, wait: float) -> None:
+        self._granted[priority] += 1
+        self._waits.append(wait)
+
+    def _withdraw(
+        self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], lane: _Lane
+    ) -> None:
+        """Clean up after a waiter that raised (cancelled, or failed by its deadline)."""
+        if loop.is_closed():  # torn down with its loop: there is nobody left to serve
+            return
+        if lane.pop(waiter, None) is not None:
+            waiter.cancel()  # done for good, so that its deadline entry reads as stale
+        elif not waiter.cancelled() and waiter.exception() is None:
+            # Granted, then cancelled before it could run: its slot is booked and due, pass it on.
+            # The next waiter sends at most a loop iteration later, well within the margin.
+            popped = self._pop_next()
+            if popped is not None:
+                heir, since, _ = popped
+                self._waits.append(loop.time() - since)
+                heir.set_result(None)
+        self._arm(loop, loop.time())
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        """Aim the one timer at the next event: a free slot or a deadline, if anyone waits."""
+        when: float | None = None
+        if self._interactive or self._bulk:
+            when = max(now, self._core.earliest())
+            deadline = self._next_deadline()
+            if deadline is not None:
+                when = min(when, deadline)
+        else:
+            self._deadlines.clear()  # every entry belongs to a waiter that is gone
+        timer = self._timer
+        if timer is not None:
+            if timer.when() == when:
+                return
+            timer.cancel()
+            self._timer = None
+        if when is not None:
+            self._timer = loop.call_at(when, self._on_timer, loop)
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time()
+        self._grant_due(now)
+        self._expire(now)
+        self._arm(loop, now)
+
+    def _next_deadline(self) -> float | None:
+        """The nearest deadline of a queued waiter, dropping entries of waiters that are gone."""
+        heap = self._deadlines
+        while heap and heap[0][2].done():
+            heapq.heappop(heap)
+        if len(heap) > _COMPACT_FLOOR + 2 * (len(self._interactive) + len(self._bulk)):
+            heap[:] = [entry for entry in heap if not entry[2].done()]
+            heapq.heapify(heap)
+        return heap[0][0] if heap else None
+
+    def _expire(self, now: float) -> None:
+        """Fail the queued waiters whose ``max_wait`` has run out."""
+        heap = self._deadlines
+        while heap and heap[0][0] <= now + _CLOCK_RESOLUTION:
+            deadline, _, waiter, priority, max_wait = heapq.heappop(heap)
+            if waiter.done():
+                continue
+            del self._lanes[priority][waiter]
+            self._timed_out += 1
+            gap = max(0.0, self._core.earliest() - now)
+            waited = now - (deadline - max_wait)
+            waiter.set_exception(
+                GovernorTimeoutError(
+                    f"rate governor: no send slot within max_wait={max_wait:.3f}s for a "
+                    f"{priority} request (the next slot is {gap:.3f}s away, "
+                    f"{len(self._interactive) + len(self._bulk)} still queued, "
+                    f"{self._rate_note(now)})",
+                    wait=waited + gap,
+                    deadline=max_wait,
+                )
+            )
+
+    def _rate_note(self, now: float) -> str:
+        note = f"current rate {self._core.rate_at(now):.4g}/s"
+        paused_for = self._core.paused_until - now
+        return f"{note}, paused for {paused_for:.3f}s after a 429" if paused_for > 0 else note
