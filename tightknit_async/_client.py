@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import logging
 import platform
@@ -46,8 +47,20 @@ from .idempotency import (
     validate_idempotency_key,
 )
 from .idempotency._coordinator import Call, IdempotencyCoordinator, coordinator_for
+from .resources import (
+    ApiKeyResource,
+    AwardsResource,
+    BadgesResource,
+    CalendarEventsResource,
+    FeedsResource,
+    FilesResource,
+    GroupsResource,
+    MembersResource,
+    PostsResource,
+    SearchResource,
+)
 from .retry import RetryPolicy, parse_retry_after
-from .transport import AiohttpTransport, AsyncTransport, Request, Response
+from .transport import AiohttpTransport, AsyncTransport, Multipart, Request, Response
 
 __all__ = ["AsyncTightknit", "ClientStatistics"]
 
@@ -218,6 +231,58 @@ class AsyncTightknit:
             )
         return loop
 
+    # -- resources ---------------------------------------------------------------------------
+
+    @functools.cached_property
+    def api_key(self) -> ApiKeyResource:
+        """``/admin/v0/api_key``: :meth:`~ApiKeyResource.me`."""
+        return ApiKeyResource(self)
+
+    @functools.cached_property
+    def members(self) -> MembersResource:
+        """``/admin/v0/members``: ``create`` (upsert by e-mail), ``deactivate``."""
+        return MembersResource(self)
+
+    @functools.cached_property
+    def calendar_events(self) -> CalendarEventsResource:
+        """``/admin/v0/calendar_events``: ``list``, ``retrieve``, ``create``, ``delete``."""
+        return CalendarEventsResource(self)
+
+    @functools.cached_property
+    def feeds(self) -> FeedsResource:
+        """``/admin/v0/feeds``: ``list``, ``retrieve``, ``list_posts``."""
+        return FeedsResource(self)
+
+    @functools.cached_property
+    def posts(self) -> PostsResource:
+        """``/admin/v0/posts``: ``retrieve``."""
+        return PostsResource(self)
+
+    @functools.cached_property
+    def search(self) -> SearchResource:
+        """``/admin/v0/search``: ``list`` (beta)."""
+        return SearchResource(self)
+
+    @functools.cached_property
+    def files(self) -> FilesResource:
+        """``/admin/v0/files``: ``upload``."""
+        return FilesResource(self)
+
+    @functools.cached_property
+    def awards(self) -> AwardsResource:
+        """``/admin/v0/awards``: ``assign``."""
+        return AwardsResource(self)
+
+    @functools.cached_property
+    def groups(self) -> GroupsResource:
+        """``/admin/v0/groups``: ``add_members``."""
+        return GroupsResource(self)
+
+    @functools.cached_property
+    def badges(self) -> BadgesResource:
+        """``/admin/v0/badges`` (legacy): ``assign``; prefer :attr:`awards`."""
+        return BadgesResource(self)
+
     @property
     def governor(self) -> RateGovernor | None:
         """The rate governor every attempt of this client waits on (``None`` when pacing is off).
@@ -248,6 +313,7 @@ class AsyncTightknit:
         *,
         params: Params | None = None,
         json: object | NotGiven = NOT_GIVEN,
+        multipart: Multipart | None = None,
         idempotency_key: IdempotencyKeyOption = NOT_GIVEN,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109 (per attempt)
         max_retries: int | NotGiven = NOT_GIVEN,
@@ -261,6 +327,8 @@ class AsyncTightknit:
             params: query parameters; ``None`` values are dropped, booleans sent as
                 ``true``/``false``, sequences repeated.
             json: the request body, encoded as JSON (omit for no body).
+            multipart: a ``multipart/form-data`` body instead (file uploads); its file is
+                streamed from memory, a path or an async iterator factory on every attempt.
             idempotency_key: a UUIDv4 sent as ``Idempotency-Key`` on every attempt of this call.
                 Left out, a mutation (POST, PUT, PATCH, DELETE) gets a fresh one; ``None`` or
                 ``False`` sends none (and such a mutation is not resent once it may have
@@ -282,10 +350,16 @@ class AsyncTightknit:
             raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
         url, target = self._url_for(path, params)
         headers = dict(self._base_headers)
-        content: bytes | None = None
+        content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
+            if multipart is not None:
+                raise ValueError("pass json=... or multipart=..., not both")
             content = _codec.encode(json, argument="json")
             headers["Content-Type"] = "application/json"
+        elif multipart is not None:
+            if not isinstance(multipart, Multipart):
+                raise TypeError(f"multipart must be a Multipart, not {type(multipart).__name__}")
+            content = multipart
         key: str | None = None
         minted = False
         if isinstance(idempotency_key, NotGiven):

@@ -1,14 +1,15 @@
-"""JSON in and out with msgspec: one encoder, one generic decoder, one cached decoder per type."""
+"""JSON in and out with msgspec: one encoder and one generic decoder, both reused.
+
+Typed decoding (models) lives in :mod:`tightknit_async.models`, which adds the timestamp hook.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import msgspec
 
-__all__ = ["decode", "decode_as", "encode", "error_body", "looks_like_json", "snippet"]
-
-T = TypeVar("T")
+__all__ = ["decode", "encode", "error_body", "looks_like_json", "snippet"]
 
 _ENCODER: Final = msgspec.json.Encoder()
 _DECODER: Final = msgspec.json.Decoder()
@@ -30,18 +31,6 @@ def encode(obj: object, *, argument: str = "json") -> bytes:
 def decode(content: bytes) -> Any:
     """Decode JSON bytes into builtins; raises ``msgspec.DecodeError`` on invalid JSON."""
     return _DECODER.decode(content)
-
-
-_TYPED_DECODERS: Final[dict[Any, msgspec.json.Decoder[Any]]] = {}
-
-
-def decode_as(content: bytes, type_: type[T]) -> T:
-    """Decode and validate JSON bytes as ``type_`` with a reused, per-type decoder."""
-    decoder = _TYPED_DECODERS.get(type_)
-    if decoder is None:
-        decoder = _TYPED_DECODERS[type_] = msgspec.json.Decoder(type_)
-    result: T = decoder.decode(content)
-    return result
 
 
 def looks_like_json(content_type: str | None) -> bool:

@@ -55,13 +55,14 @@ class Timeout:
     """Per-attempt time limits in seconds; ``None`` disables one.
 
     ``connect``: opening a pooled connection (including waiting for a free one in the pool);
-    ``read``: the longest gap between two chunks of the reply; ``total``: the whole attempt.
-    The call's retry deadline bounds all attempts together.
+    ``read``: the longest gap between two chunks of the reply (off by default: replies are small
+    JSON documents, and ``total`` already bounds a stalled one); ``total``: the whole attempt.
+    The call's retry deadline bounds all attempts together, and clips ``total`` when less is left.
     """
 
     connect: float | None = 10.0
-    read: float | None = 60.0
-    total: float | None = 120.0
+    read: float | None = None
+    total: float | None = 30.0
 
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
@@ -78,8 +79,8 @@ class Timeout:
         check_non_negative(name, value)
         base = DEFAULT_TIMEOUT
         return cls(
-            connect=min(base.connect or value, value),
-            read=min(base.read or value, value),
+            connect=None if base.connect is None else min(base.connect, value),
+            read=None if base.read is None else min(base.read, value),
             total=float(value),
         )
 
@@ -87,10 +88,14 @@ class Timeout:
         """This timeout with ``total`` no larger than ``remaining`` seconds."""
         if remaining is None:
             return self
-        remaining = max(remaining, 0.0)
         if self.total is not None and self.total <= remaining:
             return self
-        return Timeout(connect=self.connect, read=self.read, total=remaining)
+        # Hot path (every attempt): the fields are already valid, so skip __post_init__.
+        clipped = object.__new__(Timeout)
+        object.__setattr__(clipped, "connect", self.connect)
+        object.__setattr__(clipped, "read", self.read)
+        object.__setattr__(clipped, "total", max(remaining, 0.0))
+        return clipped
 
 
 DEFAULT_TIMEOUT: Final = Timeout()

@@ -9,6 +9,7 @@ import msgspec
 
 from . import _codec
 from ._exceptions import APIStatusError, status_error_class
+from .models import decoder_for
 from .retry import parse_retry_after
 from .transport._base import Response
 
@@ -57,7 +58,6 @@ class APIResponse:
         "method",
         "path",
         "replayed",
-        "request_id",
         "status_code",
     )
 
@@ -81,7 +81,6 @@ class APIResponse:
         self.path = path
         self.replayed = replayed
         self.idempotency_key = idempotency_key
-        self.request_id = request_id_of(headers)
         self.attempts = attempts
         self.elapsed = elapsed
         self._data: Any = _UNSET
@@ -100,6 +99,11 @@ class APIResponse:
         )
 
     @property
+    def request_id(self) -> str | None:
+        """The server's request id (``X-Request-Id`` and kin) when it sent one."""
+        return request_id_of(self.headers)
+
+    @property
     def data(self) -> Any:
         """The JSON body as builtins (``None`` for an empty body).
 
@@ -116,13 +120,14 @@ class APIResponse:
         return self._data
 
     def parse(self, type_: type[T]) -> T:
-        """Decode the body as ``type_`` (a msgspec Struct or any type msgspec supports).
+        """Decode the body as ``type_`` (a model from :mod:`tightknit_async.models`, or any type
+        msgspec supports), with one cached decoder per type that reads both timestamp forms.
 
         Raises :class:`~tightknit_async.APIStatusError` for a body that is not JSON and
         ``msgspec.ValidationError`` for JSON of another shape.
         """
         try:
-            return _codec.decode_as(self.content, type_)
+            return decoder_for(type_).decode(self.content)
         except msgspec.ValidationError:
             raise
         except msgspec.DecodeError as exc:

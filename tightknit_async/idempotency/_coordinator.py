@@ -19,15 +19,16 @@ import logging
 import random
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Final, Protocol, assert_never
+
+import msgspec
 
 from .._clock import Clock
 from .._exceptions import APIConnectionError, APIStatusError, IdempotencyKeyError
 from .._response import APIResponse
 from .._waits import waits_enabled
 from ..retry import RetryPolicy, parse_retry_after
-from ..transport import Response
+from ..transport import Multipart, Response
 from ._machine import (
     Answer,
     CallSpec,
@@ -49,11 +50,11 @@ logger: Final = logging.getLogger("tightknit_async")
 REPLAYED_HEADER: Final = "x-idempotent-replayed"
 
 
-def request_fingerprint(method: str, target: str, content: bytes | None) -> str:
+def request_fingerprint(method: str, target: str, content: bytes | Multipart | None) -> str:
     """SHA-256 over method, path with query, and body: what a key is bound to."""
     digest = hashlib.sha256(method.encode())
     digest.update(b"\x00" + target.encode() + b"\x00")
-    digest.update(content or b"")
+    digest.update(content.fingerprint() if isinstance(content, Multipart) else content or b"")
     return digest.hexdigest()
 
 
@@ -70,15 +71,14 @@ MakeError = Callable[[Response, bool], APIStatusError]
 """Build the status error for a response (the flag: it is a replay)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Call:
+class Call(msgspec.Struct, frozen=True, kw_only=True):
     """One prepared call, as the coordinator needs it."""
 
     method: str
     path: str
     target: str
     """Path and query: part of the fingerprint."""
-    content: bytes | None
+    content: bytes | Multipart | None
     idempotency_key: str | None
     minted: bool
     """The key was minted for this call: it cannot collide, so the store is skipped."""
@@ -87,8 +87,7 @@ class Call:
     clock: Clock
 
 
-@dataclass(slots=True)
-class _Flight:
+class _Flight(msgspec.Struct):
     fingerprint: str
     task: asyncio.Task[APIResponse]
 
@@ -238,7 +237,9 @@ class IdempotencyCoordinator:
                     assert_never(state)
 
     async def _keep(self, key: str, response: Response, fingerprint: str) -> None:
-        headers = {k: v for k, v in response.headers.items() if k != REPLAYED_HEADER}
+        headers = {
+            k.lower(): v for k, v in response.headers.items() if k.lower() != REPLAYED_HEADER
+        }
         reply = CachedReply(response.status_code, headers, response.content, fingerprint)
         await self.store.put(self.scope, key, reply)
 

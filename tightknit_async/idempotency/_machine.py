@@ -32,8 +32,9 @@ or a connection failure (the outcome on the server is unknown).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
+
+import msgspec
 
 from ..retry import RetryPolicy, retry_delay, should_retry
 
@@ -56,8 +57,7 @@ CACHEABLE_ERROR_STATUSES: Final = frozenset({400, 404, 410, 422})
 _CONFLICT_JITTER: Final = 0.2
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallSpec:
+class CallSpec(msgspec.Struct, frozen=True, kw_only=True):
     """What the machine needs to know about a call; fixed for the call's life.
 
     ``started`` and ``deadline`` are readings of the driver's monotonic clock.
@@ -78,16 +78,14 @@ class CallSpec:
 # -- events --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(msgspec.Struct, frozen=True):
     """The server answered ``status`` (with ``Retry-After`` in seconds when it sent one)."""
 
     status: int
     retry_after: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NoAnswer:
+class NoAnswer(msgspec.Struct, frozen=True):
     """No HTTP answer; ``request_sent`` is ``False`` when the connection never opened."""
 
     request_sent: bool = True
@@ -100,8 +98,7 @@ WaitReason: TypeAlias = Literal["backoff", "retry-after", "in-flight", "rate-lim
 # -- states --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Fresh:
+class Fresh(msgspec.Struct, frozen=True):
     """Nothing done yet; a keyed call first looks for a cached reply."""
 
     spec: CallSpec
@@ -112,8 +109,7 @@ class Fresh:
         return Sending(self.spec, attempt=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Sending:
+class Sending(msgspec.Struct, frozen=True):
     """Attempt ``attempt`` (1-based) is to be sent."""
 
     spec: CallSpec
@@ -171,8 +167,7 @@ class Sending:
         return Waiting(spec, self.attempt, delay=delay, reason=reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
+class Waiting(msgspec.Struct, frozen=True):
     """Attempt ``attempt`` failed retryably; wait ``delay`` seconds, then send the next one."""
 
     spec: CallSpec
@@ -184,8 +179,7 @@ class Waiting:
         return Sending(self.spec, self.attempt + 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Completed:
+class Completed(msgspec.Struct, frozen=True):
     """A 2xx answer: the call succeeded (``cacheable`` for keyed calls)."""
 
     spec: CallSpec
@@ -193,8 +187,7 @@ class Completed:
     cacheable: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+class Failed(msgspec.Struct, frozen=True):
     """The call failed for good with the last attempt's error; ``note`` says why it stopped."""
 
     spec: CallSpec
@@ -203,8 +196,7 @@ class Failed:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Replayed:
+class Replayed(msgspec.Struct, frozen=True):
     """A cached reply answers the call without the network."""
 
     spec: CallSpec

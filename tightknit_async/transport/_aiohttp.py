@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import time
-from collections.abc import Iterable
-from typing import Final
+from typing import BinaryIO, Final
 
 import aiohttp
 
 from .._config import DEFAULT_LIMITS, Limits, Timeout
 from .._exceptions import APIConnectionError, APITimeoutError, ClientClosedError
-from ._base import Request, Response
+from ._base import Multipart, Request, Response
 
 __all__ = ["AiohttpTransport", "map_aiohttp_error"]
 
@@ -64,6 +65,7 @@ def _safe_detail(exc: BaseException) -> str:
     return f": {text[:200]}" if text else ""
 
 
+@functools.lru_cache(maxsize=128)
 def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=timeout.total, connect=timeout.connect, sock_read=timeout.read
@@ -113,20 +115,24 @@ class AiohttpTransport:
         """Send one attempt; map every aiohttp failure to our connection and timeout errors."""
         session = self._ensure_session()
         started = time.perf_counter()
+        body, opened = _body(request.content)
         try:
             async with session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
-                data=request.content,
+                data=body,
                 timeout=_client_timeout(request.timeout),
                 allow_redirects=False,
             ) as resp:
                 content = await resp.read()
-                headers = _flatten_headers(resp.headers.items())
+                headers = resp.headers  # immutable and case-insensitive: no copy needed
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise map_aiohttp_error(exc, request) from exc
+        finally:
+            if opened is not None:
+                opened.close()
         return Response(
             status_code=status,
             headers=headers,
@@ -146,9 +152,32 @@ class AiohttpTransport:
         return f"<AiohttpTransport {state} limits={self._limits!r}>"
 
 
-def _flatten_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in items:
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return headers
+def _body(content: bytes | Multipart | None) -> tuple[object, BinaryIO | None]:
+    """The aiohttp body for ``content``, and a file this attempt opened (to close afterwards).
+
+    A multipart file is streamed: from its path (aiohttp reads it in chunks), from its async
+    iterator factory, or from memory; it is never read whole into memory here.
+    """
+    if not isinstance(content, Multipart):
+        return content, None
+    writer = aiohttp.MultipartWriter("form-data")
+    for name, value in content.fields.items():
+        part = writer.append(value)
+        part.set_content_disposition("form-data", name=name)
+    spec = content.file
+    source = spec.source
+    opened: BinaryIO | None = None
+    payload: aiohttp.payload.Payload
+    if isinstance(source, bytes):
+        payload = aiohttp.payload.BytesPayload(source, content_type=spec.content_type)
+    elif isinstance(source, str | os.PathLike):
+        opened = open(source, "rb")  # noqa: SIM115 - closed by send() after the attempt
+        payload = aiohttp.payload.BufferedReaderPayload(
+            opened,
+            content_type=spec.content_type,
+        )
+    else:
+        payload = aiohttp.payload.AsyncIterablePayload(source(), content_type=spec.content_type)
+    payload.set_content_disposition("form-data", name=spec.field, filename=spec.filename)
+    writer.append_payload(payload)
+    return writer, opened

@@ -1,0 +1,103 @@
+"""What every resource shares: the per-call options and typed call helpers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
+from urllib.parse import quote
+
+from .._config import Timeout
+from .._types import Priority
+from ..models import Envelope, ListPage
+from ..pagination import AsyncPager
+
+if TYPE_CHECKING:
+    from .._client import AsyncTightknit
+    from .._response import APIResponse
+
+__all__ = ["APIResource", "RequestOptions", "path_id"]
+
+T = TypeVar("T")
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call options every resource method takes (left out: the client's setting).
+
+    ``idempotency_key``: a UUIDv4 for a mutation (default: a fresh one), ``None`` or ``False``
+    for none; ``timeout``: per attempt; ``max_retries``; ``priority``: ``"interactive"`` or
+    ``"bulk"``.
+    """
+
+    idempotency_key: str | Literal[False] | None
+    timeout: Timeout | float | None
+    max_retries: int
+    priority: Priority
+
+
+def path_id(name: str, value: object) -> str:
+    """``value`` as one URL path segment; ``ValueError`` naming ``name`` if empty or not a str."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty str, got {value!r}")
+    return quote(value, safe="")
+
+
+class APIResource:
+    """Base of the resources hung on :class:`~tightknit_async.AsyncTightknit`."""
+
+    def __init__(self, client: AsyncTightknit) -> None:
+        self._client = client
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        options: RequestOptions,
+        *,
+        params: dict[str, Any] | None = None,
+        body: object = None,
+    ) -> APIResponse:
+        if body is None:
+            return await self._client.request(method, path, params=params, **options)
+        return await self._client.request(method, path, params=params, json=body, **options)
+
+    async def _data(
+        self,
+        method: str,
+        path: str,
+        data_type: type[T],
+        options: RequestOptions,
+        *,
+        params: dict[str, Any] | None = None,
+        body: object = None,
+    ) -> T:
+        """Send, then decode ``{"success": ..., "data": <data_type>}`` and return ``data``."""
+        response = await self._send(method, path, options, params=params, body=body)
+        envelope: Envelope[T] = response.parse(Envelope[data_type])  # type: ignore[valid-type]
+        return envelope.data
+
+    def _pager(
+        self,
+        path: str,
+        record_type: type[T],
+        options: RequestOptions,
+        *,
+        params: dict[str, Any],
+        page: int,
+        per_page: int | None,
+        max_items: int | None,
+        max_pages: int | None,
+        concurrency: int,
+    ) -> AsyncPager[T]:
+        if per_page is not None and (
+            isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1
+        ):
+            raise ValueError(f"per_page must be an int >= 1, got {per_page!r}")
+        page_type: Any = ListPage[record_type]  # type: ignore[valid-type]
+
+        async def fetch(number: int) -> ListPage[T]:
+            query = {**params, "page": number, "per_page": per_page}
+            result: ListPage[T] = await self._data("GET", path, page_type, options, params=query)
+            return result
+
+        return AsyncPager(
+            fetch, page=page, max_items=max_items, max_pages=max_pages, concurrency=concurrency
+        )

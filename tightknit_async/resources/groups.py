@@ -1,0 +1,28 @@
+"""``/admin/v0/groups``: add members to a group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Unpack
+
+from ..models import Ack, GroupMembersAdd
+from ._base import APIResource, RequestOptions, path_id
+
+__all__ = ["GroupsResource"]
+
+
+class GroupsResource(APIResource):
+    """``tk.groups``."""
+
+    async def add_members(
+        self, group_id: str, *, users: Sequence[str], **options: Unpack[RequestOptions]
+    ) -> None:
+        """Add users (Slack user ids) to a group (``PUT /admin/v0/groups/{group_id}/members``).
+
+        Adding a user already in the group is harmless. An API-managed group holds at most 1,000
+        members; more than 1,000 users in one call raises before sending.
+        """
+        body = GroupMembersAdd(users=list(users))
+        path = f"/admin/v0/groups/{path_id('group_id', group_id)}/members"
+        response = await self._send("PUT", path, options, body=body)
+        response.parse(Ack)
