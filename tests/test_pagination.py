@@ -90,7 +90,7 @@ async def test_pages_iterator_and_empty_list() -> None:
 
 
 async def test_leaving_the_loop_cancels_fetches_in_flight() -> None:
-    source = Source(1000, 10, delays={n: 0.2 for n in range(2, 100)})
+    source = Source(1000, 10, delays=dict.fromkeys(range(2, 100), 0.2))
     pager = AsyncPager(source.fetch, concurrency=4)
     iterator = pager.pages()
     async for page in iterator:
@@ -116,10 +116,14 @@ async def test_a_failing_page_raises_and_cancels_the_rest() -> None:
             records=[number],
         )
 
-    seen = []
-    with pytest.raises(RuntimeError, match="page 2 failed"):
+    seen: list[int] = []
+
+    async def consume() -> None:
         async for item in AsyncPager(fetch, concurrency=3):
             seen.append(item)
+
+    with pytest.raises(RuntimeError, match="page 2 failed"):
+        await consume()
     assert seen == [0, 1]
 
 

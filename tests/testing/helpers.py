@@ -35,7 +35,7 @@ class Client:
         *,
         api_key: str | None = "default",
         json: Any = None,
-        data: bytes | None = None,
+        data: bytes | aiohttp.FormData | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
@@ -58,3 +58,37 @@ class Client:
 
     async def post(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("PUT", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def upload(
+        self,
+        content: bytes | None = b"\x89PNG fake image",
+        *,
+        filename: str | None = "cover.png",
+        size: int | str | None = "auto",
+        description: str | None = None,
+        **kwargs: Any,
+    ) -> Reply:
+        """POST /files as multipart; ``size="auto"`` sends ``len(content)``, None leaves it out."""
+        form = aiohttp.FormData(default_to_multipart=True)
+        if content is not None:
+            form.add_field("file", content, filename=filename or "blob")
+        if filename is not None:
+            form.add_field("filename", filename)
+        if size == "auto":
+            size = len(content or b"")
+        if size is not None:
+            form.add_field("size", str(size))
+        if description is not None:
+            form.add_field("description", description)
+        return await self.post("/files", data=form, **kwargs)
+
+
+def validation_error(message: str, **details: Any) -> dict[str, Any]:
+    """The body of a 400 ``VALIDATION_ERROR`` with this message."""
+    return {"success": False, "error": message, "code": "VALIDATION_ERROR", **details}

@@ -137,8 +137,24 @@ def test_seed_contents(fake: FakeTightknit) -> None:
     assert all(UUID.fullmatch(feed_id) for feed_id in fake.feeds)
     assert len(fake.posts) == 11
     assert {post.feed_id for post in fake.posts.values()} == set(fake.feeds)
-    assert len(fake.members) == 14
-    assert all(m.slack_profile_id for m in fake.members.values())
+    assert len(fake.members) == 18
+    linked = {m.id for m in fake.members.values() if m.slack_profile_id}
+    assert len(linked) == 14
+    assert set(fake.profiles) == linked
+    assert all(fake.profiles[author].slack_user_id for author in linked)
+    assert len(fake.tags) == 5
+    assert {award.kind for award in fake.awards.values()} == {
+        "badge",
+        "photo_frame",
+        "certificate",
+    }
+    assert all(UUID.fullmatch(i) for i in [*fake.awards, *fake.badges, *fake.groups, *fake.tags])
+    assert len(fake.badges) == 3
+    slack_users = {p.slack_user_id for p in fake.profiles.values()}
+    assert len(fake.groups) == 3
+    assert all(set(g.slack_user_ids) <= slack_users for g in fake.groups.values())
+    assert fake.files == {}
+    assert fake.award_assignments == fake.badge_assignments == []
 
 
 def test_same_seed_same_data_other_seed_other_data(fake: FakeTightknit) -> None:

@@ -17,10 +17,16 @@ from ._journal import Arrival, FakeStats, LedgerEntry
 from ._keys import PERMISSIONS, PLANS, ApiKey, Plan
 from ._mock_transport import MockTransport, json_response
 from ._records import (
+    Award,
+    AwardAssignment,
+    Badge,
+    BadgeAssignment,
     CalendarEvent,
     Community,
     Feed,
     FeedRef,
+    File,
+    Group,
     Member,
     Post,
     ProfileSummary,
@@ -28,6 +34,8 @@ from ._records import (
     Reminder,
     SlackBlocksReferences,
     SlackMessage,
+    StoredFile,
+    Tag,
 )
 
 __all__ = [
@@ -35,6 +43,10 @@ __all__ = [
     "PLANS",
     "ApiKey",
     "Arrival",
+    "Award",
+    "AwardAssignment",
+    "Badge",
+    "BadgeAssignment",
     "CalendarEvent",
     "Community",
     "FakeClock",
@@ -43,6 +55,8 @@ __all__ = [
     "Faults",
     "Feed",
     "FeedRef",
+    "File",
+    "Group",
     "LedgerEntry",
     "Member",
     "MockTransport",
@@ -53,6 +67,8 @@ __all__ = [
     "Reminder",
     "SlackBlocksReferences",
     "SlackMessage",
+    "StoredFile",
+    "Tag",
     "disable_waits",
     "json_response",
     "serve_forever",

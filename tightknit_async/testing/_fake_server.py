@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Set
 from types import MappingProxyType, TracebackType
 from typing import Self
 
@@ -19,18 +19,46 @@ from ._journal import Arrival, FakeStats, Journal, LedgerEntry, max_in_window
 from ._keys import ApiKey, KeyRing, Plan
 from ._pipeline import ServerState, build_app
 from ._rate_window import SlidingWindow
-from ._records import CalendarEvent, Community, Feed, Member, Post
+from ._records import (
+    Award,
+    AwardAssignment,
+    Badge,
+    BadgeAssignment,
+    CalendarEvent,
+    Community,
+    Feed,
+    Group,
+    Member,
+    Post,
+    ProfileSummary,
+    StoredFile,
+    Tag,
+)
 from ._seed import build_dataset
 
 # Seconds that closing waits for requests still being handled before cancelling them.
 _SHUTDOWN_GRACE = 1.0
 
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+"""The largest file ``POST /admin/v0/files`` accepts by default (25 MiB)."""
+
+DEFAULT_KEEP_UPLOAD_BYTES = 1024 * 1024
+"""Uploads up to this size (1 MiB) keep their bytes in `FakeTightknit.files` by default."""
+
+
+def _check_upload_bytes(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return value
+
 
 class FakeTightknit:
     """An in-memory Tightknit API on aiohttp.web that enforces the real API's rules.
 
-    Serves ``/admin/v0/api_key/me``, ``POST /admin/v0/members``, and the calendar event and feed
-    lists and lookups, from deterministic seed data. Every request passes, in order:
+    Serves every endpoint of ``API.md`` (key introspection; adding and deactivating members;
+    listing, retrieving, creating and deleting calendar events; feeds and their posts; posts;
+    search; file upload; awards, legacy badges and groups) from deterministic seed data. Every
+    request passes, in order:
     authentication (401), the per-key rate limit (429 + ``Retry-After``), the endpoint's
     permission and plan (403), the ``Idempotency-Key`` rules (400, 409, replay), injected faults,
     then the handler's validation (400) and effect. Every reply carries ``X-Request-Id``; every
@@ -58,10 +86,16 @@ class FakeTightknit:
         idempotency_ttl: seconds a completed reply is replayed for the same key.
         seed: makes the seed data, the ids, the default key and the random faults repeat from
             run to run.
-        seed_data: start with seed members, events, feeds and posts (else with none).
+        seed_data: start with seed members, events, feeds, posts, tags, awards, badges and
+            groups (else with none).
+        max_upload_bytes: the largest file part ``POST /admin/v0/files`` accepts; a larger one
+            is answered 413 as soon as its bytes pass the limit. Also settable later.
+        keep_upload_bytes: uploads up to this size keep their bytes in `files`; larger ones are
+            kept by size and SHA-256 only, so big uploads cost no memory.
 
     Raises:
-        ValueError: for a ``rate_limit`` below 1 or a non-positive window or TTL.
+        ValueError: for a ``rate_limit`` below 1, a non-positive window or TTL, or a negative
+            upload limit.
     """
 
     def __init__(
@@ -76,6 +110,8 @@ class FakeTightknit:
         idempotency_ttl: float = 3600.0,
         seed: int = 0,
         seed_data: bool = True,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        keep_upload_bytes: int = DEFAULT_KEEP_UPLOAD_BYTES,
     ) -> None:
         self._host = host
         self._port = port
@@ -94,6 +130,8 @@ class FakeTightknit:
             ),
             journal=Journal(),
             endpoints={},
+            max_upload_bytes=_check_upload_bytes("max_upload_bytes", max_upload_bytes),
+            keep_upload_bytes=_check_upload_bytes("keep_upload_bytes", keep_upload_bytes),
         )
         self.app: web.Application = build_app(self._state, ENDPOINTS)
         """The aiohttp application; usable with ``aiohttp.test_utils.TestServer`` as well."""
@@ -247,6 +285,19 @@ class FakeTightknit:
         """The fault-injection settings, live: change them at any time."""
         return self._state.faults
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest file ``POST /admin/v0/files`` accepts (413 beyond); settable.
+
+        Raises:
+            ValueError: when set to anything but an int >= 0.
+        """
+        return self._state.max_upload_bytes
+
+    @max_upload_bytes.setter
+    def max_upload_bytes(self, value: int) -> None:
+        self._state.max_upload_bytes = _check_upload_bytes("max_upload_bytes", value)
+
     # The data
 
     @property
@@ -258,6 +309,17 @@ class FakeTightknit:
     def members(self) -> Mapping[str, Member]:
         """Members by id, live and read-only."""
         return MappingProxyType(self._state.data.members)
+
+    @property
+    def deactivated_member_ids(self) -> Set[str]:
+        """The ids of the members deactivated so far (a snapshot)."""
+        return frozenset(self._state.data.deactivated_member_ids)
+
+    @property
+    def profiles(self) -> Mapping[str, ProfileSummary]:
+        """The profiles of Slack-linked members by profile id (also their member id), live and
+        read-only: who may host or speak at events."""
+        return MappingProxyType(self._state.data.profiles)
 
     @property
     def calendar_events(self) -> Mapping[str, CalendarEvent]:
@@ -273,6 +335,42 @@ class FakeTightknit:
     def posts(self) -> Mapping[str, Post]:
         """Posts by id, live and read-only."""
         return MappingProxyType(self._state.data.posts)
+
+    @property
+    def tags(self) -> Mapping[str, Tag]:
+        """Event tags by id, live and read-only (``tags`` of a new event must name these)."""
+        return MappingProxyType(self._state.data.tags)
+
+    @property
+    def files(self) -> Mapping[str, StoredFile]:
+        """Uploaded files by id, live and read-only: the `File` record, description, SHA-256
+        and, for uploads up to ``keep_upload_bytes``, the bytes."""
+        return MappingProxyType(self._state.data.files)
+
+    @property
+    def awards(self) -> Mapping[str, Award]:
+        """Awards by id, live and read-only (the API cannot list them; tests take ids here)."""
+        return MappingProxyType(self._state.data.awards)
+
+    @property
+    def award_assignments(self) -> list[AwardAssignment]:
+        """A copy of the awards given, oldest first."""
+        return list(self._state.data.award_assignments)
+
+    @property
+    def badges(self) -> Mapping[str, Badge]:
+        """Legacy badges by id, live and read-only."""
+        return MappingProxyType(self._state.data.badges)
+
+    @property
+    def badge_assignments(self) -> list[BadgeAssignment]:
+        """A copy of the legacy badges held (one per badge and user), oldest first."""
+        return list(self._state.data.badge_assignments)
+
+    @property
+    def groups(self) -> Mapping[str, Group]:
+        """Groups by id with their members' Slack user ids, live and read-only."""
+        return MappingProxyType(self._state.data.groups)
 
     def find_member(self, email: str) -> Member | None:
         """Return the member with this e-mail (case-insensitive), or None."""

@@ -5,13 +5,15 @@ Middleware runs outermost first, so the rules apply in this order:
 1. `record_exchange`: request id, the arrival record, JSON for aiohttp's own errors (404, 405);
 2. `authenticate`: ``Authorization: Bearer <key>``, else 401 ``UNAUTHORIZED``;
 3. `limit_rate`: the per-key sliding window, else 429 ``RATE_LIMITED`` + ``Retry-After``;
-4. `check_scope`: the endpoint's permission (403 ``INSUFFICIENT_SCOPE``), then its plan
+4. `check_scope`: the endpoint's permissions (403 ``INSUFFICIENT_SCOPE``), then its plan
    (403 ``PLAN_REQUIRED``);
 5. `drop_after_apply`: closes the connection of an applied mutation while that fault is armed;
 6. `apply_idempotency`: ``Idempotency-Key`` on mutations: 400 if malformed, 409 while in flight,
    the stored reply again (``X-Idempotent-Replayed: true``), else run and store the outcome;
 7. `inject_faults`: latency, scripted statuses, 409 storms, random 5xx;
-8. the endpoint handler (`_endpoint_handler`), which validates, applies, and writes the ledger.
+8. the endpoint handler (`_endpoint_handler`), which decodes the body (a JSON object, or a
+   multipart form streamed within ``max_upload_bytes``: 413 past it), validates, applies, and
+   writes the ledger.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ._idempotency import Claim, IdempotencyStore, StoredReply, is_uuid4
 from ._ids import IdFactory
 from ._journal import Arrival, Journal, LedgerEntry
 from ._keys import ApiKey, KeyRing, plan_allows
+from ._multipart import read_form
 from ._rate_window import SlidingWindow
 from ._responses import (
     ApiError,
@@ -56,7 +59,11 @@ _UNSTORED_HEADERS = frozenset({"content-length", "date", "server", "x-request-id
 
 @dataclass(slots=True)
 class ServerState:
-    """Everything the pipeline reads and changes; one per `FakeTightknit`."""
+    """Everything the pipeline reads and changes; one per `FakeTightknit`.
+
+    ``max_upload_bytes`` caps a multipart file part (413 past it); the bytes of files up to
+    ``keep_upload_bytes`` are kept in the data, larger ones only by size and digest.
+    """
 
     clock: Clock
     wall_clock: WallClock
@@ -68,6 +75,8 @@ class ServerState:
     data: Dataset
     journal: Journal
     endpoints: dict[AbstractRoute, Endpoint]
+    max_upload_bytes: int
+    keep_upload_bytes: int
 
 
 @dataclass(slots=True)
@@ -164,21 +173,23 @@ async def limit_rate(request: web.Request, handler: Handler) -> web.StreamRespon
 
 @web.middleware
 async def check_scope(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """403 when the key lacks the endpoint's permission, or its plan is below the endpoint's."""
+    """403 when the key lacks one of the endpoint's permissions, or its plan is below the
+    endpoint's. The body lists every permission the endpoint requires, not only the missing."""
     exchange = request[EXCHANGE]
     endpoint = exchange.endpoint
     if endpoint is not None:
         key = exchange.authenticated_key
-        if endpoint.permission is not None and endpoint.permission not in key.permissions:
+        required = endpoint.permissions
+        if any(permission not in key.permissions for permission in required):
             current = ", ".join(key.permissions) or "none"
+            noun = "permission" if len(required) == 1 else "permissions"
             return json_response(
                 403,
                 error_body(
-                    "This API key lacks the permission this endpoint requires",
+                    f"This API key lacks the {noun} this endpoint requires",
                     "INSUFFICIENT_SCOPE",
-                    hint=f"Required permission: {endpoint.permission}. "
-                    f"Current permissions: {current}",
-                    required_permissions=[endpoint.permission],
+                    hint=f"Required {noun}: {', '.join(required)}. Current permissions: {current}",
+                    required_permissions=list(required),
                     current_permissions=list(key.permissions),
                 ),
             )
@@ -292,7 +303,17 @@ def _endpoint_handler(endpoint: Endpoint) -> Handler:
         state = request.app[STATE]
         exchange = request[EXCHANGE]
         try:
-            body = json_object(await request.read()) if endpoint.json_body else {}
+            body = json_object(await request.read()) if endpoint.body == "json" else {}
+            form = (
+                await read_form(
+                    request,
+                    file_fields=endpoint.file_fields,
+                    max_file_bytes=state.max_upload_bytes,
+                    keep_bytes=state.keep_upload_bytes,
+                )
+                if endpoint.body == "multipart"
+                else None
+            )
             reply = endpoint.handler(
                 Call(
                     data=state.data,
@@ -302,6 +323,8 @@ def _endpoint_handler(endpoint: Endpoint) -> Handler:
                     query=request.query,
                     body=body,
                     now=state.wall_clock(),
+                    origin=str(request.url.origin()),
+                    form=form,
                 )
             )
         except ApiError as error:

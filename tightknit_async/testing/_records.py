@@ -216,3 +216,83 @@ class Community(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     name: str
+
+
+class Tag(msgspec.Struct, frozen=True, kw_only=True):
+    """An event tag, as embedded in ``CalendarEvent.tags`` (the legacy spec's shape)."""
+
+    id: str
+    created_at: str
+    tag_group_id: str
+    label: str
+
+
+class File(msgspec.Struct, frozen=True, kw_only=True):
+    """An uploaded file as ``POST /admin/v0/files`` returns it."""
+
+    id: str
+    created_at: str
+    name: str
+    title: str
+    size: int
+    mimetype: str
+    url: str
+
+
+class StoredFile(msgspec.Struct, frozen=True, kw_only=True):
+    """An upload as the fake keeps it: the `File` record and what a test may want to check.
+
+    ``sha256`` is the hex digest of every byte received; ``content`` holds the bytes themselves
+    when the upload was small enough to keep (see ``FakeTightknit``), else None.
+    """
+
+    file: File
+    description: str | None
+    sha256: str
+    content: bytes | None
+
+
+AwardKind = Literal["badge", "photo_frame", "certificate"]
+
+
+class Award(msgspec.Struct, frozen=True, kw_only=True):
+    """An award members can be given (``POST /admin/v0/awards/{id}/assign``); the API has no
+    endpoint that lists them, so only the fake's seed knows their ids."""
+
+    id: str
+    name: str
+    kind: AwardKind
+
+
+class AwardAssignment(msgspec.Struct, frozen=True, kw_only=True):
+    """One award given: to the member ``recipient_id``, from ``sender_id`` (None when the
+    community gives it), at ``assigned_at`` (ISO form)."""
+
+    award_id: str
+    recipient_id: str
+    sender_id: str | None
+    send_anonymously: bool
+    assigned_at: str
+
+
+class Badge(msgspec.Struct, frozen=True, kw_only=True):
+    """A legacy badge (``POST /admin/v0/badges/{id}/assign``)."""
+
+    id: str
+    name: str
+
+
+class BadgeAssignment(msgspec.Struct, frozen=True, kw_only=True):
+    """A legacy badge held by the Slack user ``slack_user_id`` since ``assigned_at``."""
+
+    badge_id: str
+    slack_user_id: str
+    assigned_at: str
+
+
+class Group(msgspec.Struct, frozen=True, kw_only=True):
+    """A Tightknit group and its members' Slack user ids, in the order they were added."""
+
+    id: str
+    name: str
+    slack_user_ids: tuple[str, ...]

@@ -54,9 +54,20 @@ class ApiError(Exception):
         return json_response(self.status, self.body, self.headers)
 
 
-def validation_error(message: str) -> ApiError:
-    """400 ``VALIDATION_ERROR`` naming the offending field or parameter in ``message``."""
-    return ApiError(400, error_body(message, "VALIDATION_ERROR"))
+def validation_error(message: str, **details: Any) -> ApiError:
+    """400 ``VALIDATION_ERROR`` naming the offending field or parameter in ``message``; ``details``
+    become more keys of the body (such as the ``unknown`` ids of a reference)."""
+    return ApiError(400, error_body(message, "VALIDATION_ERROR", **details))
+
+
+def bad_request(message: str, code: str) -> ApiError:
+    """400 with a code of its own, for a request that is well-formed but not allowed."""
+    return ApiError(400, error_body(message, code))
+
+
+def payload_too_large(message: str, **details: Any) -> ApiError:
+    """413 with the code aiohttp's own oversized-body error gets (``REQUEST_ENTITY_TOO_LARGE``)."""
+    return ApiError(413, error_body(message, _phrase(413)[1], **details))
 
 
 def not_found(message: str = "Not found") -> ApiError:

@@ -1,11 +1,14 @@
 """Deterministic, realistic seed data for the fake community.
 
-`build_dataset` makes the same community for the same ``seed`` and day: 14 people (each also a
-member), 30 calendar events from about five months back to five months ahead (24 published,
-3 drafts, 3 awaiting approval, 4 unlisted, none closer than a day to the anchor), 3 feeds and 11
-posts. Dates are relative to ``anchor``, the start of the current UTC day, so "upcoming" and
-"past" keep their meaning whatever day the tests run. Every record is shaped like the recorded
-real responses, down to the field order and the two timestamp forms.
+`build_dataset` makes the same community for the same ``seed`` and day: 14 people (each a
+Slack-linked member with a profile), 4 site-only members (no Slack, so the API may deactivate
+them), 30 calendar events from about five months back to five months ahead (24 published,
+3 drafts, 3 awaiting approval, 4 unlisted, none closer than a day to the anchor), 3 feeds, 11
+posts, 5 event tags, 4 awards, 3 legacy badges and 3 groups. Records added after the first
+release of the seed are drawn after the older ones, so the older ones never change. Dates are
+relative to ``anchor``, the start of the current UTC day, so "upcoming" and "past" keep their
+meaning whatever day the tests run. Every record is shaped like the recorded real responses,
+down to the field order and the two timestamp forms.
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ import msgspec
 from ._dataset import Dataset
 from ._ids import IdFactory
 from ._records import (
+    Award,
+    AwardKind,
+    Badge,
     CalendarEvent,
     Community,
     EventStatus,
     Feed,
     FeedRef,
+    Group,
     Member,
     Post,
     ProfileSummary,
@@ -34,6 +41,7 @@ from ._records import (
     SlackBlock,
     SlackBlocksReferences,
     SlackMessage,
+    Tag,
     iso_timestamp,
     pg_timestamp,
 )
@@ -309,6 +317,26 @@ _UNICODE_EMOJI = {
 }
 _UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
+_SITE_ONLY_PEOPLE = (
+    ("Grace", "Nakamura"),
+    ("Tomas", "Novak"),
+    ("Leila", "Farahani"),
+    ("Ben", "Okoro"),
+)
+
+_TAGS = ("Workshop", "Networking", "AMA", "Online", "In person")
+
+_AWARDS: tuple[tuple[str, AwardKind], ...] = (
+    ("Community Champion", "badge"),
+    ("First Event Hosted", "badge"),
+    ("Summit Speaker", "photo_frame"),
+    ("Mentor Program Graduate", "certificate"),
+)
+
+_BADGES = ("Early Adopter", "Helpful Hand", "Event Regular")
+
+_GROUPS = ("Founders Circle", "Event Hosts", "Moderators")
+
 
 def slugify(title: str, max_length: int = 50) -> str:
     """Slug a title as the API does: lowercase, punctuation dropped, each space a hyphen, cut at
@@ -485,7 +513,7 @@ class _Seeder:
                     publish_to_site=self.rng.random() < 0.5,
                     triggers_webhooks=self.rng.random() < 0.3,
                     recap_slack_blocks=(
-                        [_rich_text(f"Thanks for joining {title}! Slides are in the thread.")]
+                        [rich_text_block(f"Thanks for joining {title}! Slides are in the thread.")]
                         if is_past and status == "published" and self.rng.random() < 0.5
                         else None
                     ),
@@ -539,7 +567,7 @@ class _Seeder:
 
     def description(self, blurb: str) -> list[SlackBlock]:
         if self.rng.random() < 0.5:
-            return [_rich_text(blurb)]
+            return [rich_text_block(blurb)]
         section: SlackBlock = {
             "type": "rich_text_section",
             "elements": [
@@ -619,15 +647,63 @@ class _Seeder:
         return posts
 
     def permalink(self, channel: str, moment: datetime) -> str:
-        micros = round(moment.timestamp() * 1_000_000)
-        return f"https://{_WORKSPACE}.slack.com/archives/{channel}/p{micros}"
+        return slack_permalink(channel, moment)
+
+    def site_only_members(self) -> list[Member]:
+        """Members who joined on the site and never linked Slack: no profile, no Slack ids."""
+        return [
+            Member(
+                id=self.ids.uuid4(),
+                email=f"{first}.{last}@example.net".lower(),
+                full_name=f"{first} {last}",
+                preferred_name=first,
+                avatar_url_original=None,
+                slack_profile_id=None,
+            )
+            for first, last in _SITE_ONLY_PEOPLE
+        ]
+
+    def tags(self) -> list[Tag]:
+        group_id = self.ids.uuid4()
+        return [
+            Tag(
+                id=self.ids.uuid4(),
+                created_at=iso_timestamp(self.moment(self.anchor, min_days=-400, max_days=-300)),
+                tag_group_id=group_id,
+                label=label,
+            )
+            for label in _TAGS
+        ]
+
+    def awards(self) -> list[Award]:
+        return [Award(id=self.ids.uuid4(), name=name, kind=kind) for name, kind in _AWARDS]
+
+    def badges(self) -> list[Badge]:
+        return [Badge(id=self.ids.uuid4(), name=name) for name in _BADGES]
+
+    def groups(self, people: list[_Person]) -> list[Group]:
+        return [
+            Group(
+                id=self.ids.uuid4(),
+                name=name,
+                slack_user_ids=tuple(p.slack_user_id for p in self.rng.sample(people, 3)),
+            )
+            for name in _GROUPS
+        ]
+
+
+def slack_permalink(channel: str, moment: datetime) -> str:
+    """The permalink of a Slack message posted in ``channel`` at ``moment``."""
+    micros = round(moment.timestamp() * 1_000_000)
+    return f"https://{_WORKSPACE}.slack.com/archives/{channel}/p{micros}"
 
 
 def _mrkdwn_section(text: str) -> SlackBlock:
     return {"text": {"text": text, "type": "mrkdwn"}, "type": "section"}
 
 
-def _rich_text(text: str) -> SlackBlock:
+def rich_text_block(text: str) -> SlackBlock:
+    """One Slack ``rich_text`` block holding ``text`` (``:name:`` tokens become emoji)."""
     return {
         "type": "rich_text",
         "elements": [{"type": "rich_text_section", "elements": _inline(text)}],
@@ -635,12 +711,16 @@ def _rich_text(text: str) -> SlackBlock:
 
 
 def _inline(text: str) -> list[dict[str, Any]]:
-    """Split text into Slack rich-text elements, ``:name:`` tokens becoming emoji elements."""
+    """Split text into Slack rich-text elements, ``:name:`` tokens becoming emoji elements
+    (custom emoji, those without a known code point, carry no ``unicode``)."""
     elements: list[dict[str, Any]] = []
     for part in _EMOJI.split(text):
         if _EMOJI.fullmatch(part):
             name = part.strip(":")
-            elements.append({"name": name, "type": "emoji", "unicode": _UNICODE_EMOJI[name]})
+            emoji = {"name": name, "type": "emoji"}
+            if name in _UNICODE_EMOJI:
+                emoji["unicode"] = _UNICODE_EMOJI[name]
+            elements.append(emoji)
         elif part:
             elements.append({"text": part, "type": "text"})
     return elements
@@ -662,4 +742,10 @@ def build_dataset(*, seed: int, now: datetime, community_id: str, populate: bool
         (event.id, event) for event in seeder.calendar_events(people, feeds[2])
     )
     dataset.posts.update((post.id, post) for post in seeder.posts(people, feeds))
+    dataset.add_profiles(person.summary() for person in people)
+    dataset.add_members(seeder.site_only_members())
+    dataset.tags.update((tag.id, tag) for tag in seeder.tags())
+    dataset.awards.update((award.id, award) for award in seeder.awards())
+    dataset.badges.update((badge.id, badge) for badge in seeder.badges())
+    dataset.groups.update((group.id, group) for group in seeder.groups(people))
     return dataset

@@ -2,13 +2,15 @@
 
 Every function either returns the parsed value or raises `ApiError` (400, ``VALIDATION_ERROR``)
 whose message starts with the parameter or field name, e.g. ``"per_page must be an integer
-between 1 and 100"``.
+between 1 and 100"``. Body checks take the field's ``name`` in ``body``; a ``prefix`` such as
+``"hosts."`` names a field of a nested object in the message (``"hosts.emails is required"``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -84,20 +86,148 @@ def json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def body_string(body: Mapping[str, Any], name: str, *, max_length: int, strip: bool = False) -> str:
-    """Return a required string field of 1 to ``max_length`` characters (after ``strip``)."""
-    if name not in body or body[name] is None:
+def query_string(query: MultiMapping[str], name: str) -> str:
+    """Return a required parameter that is not empty after stripping whitespace."""
+    raw = _single(query, name)
+    if raw is None:
         raise validation_error(f"{name} is required")
+    value = raw.strip()
+    if not value:
+        raise validation_error(f"{name} must not be empty")
+    return value
+
+
+def body_string(
+    body: Mapping[str, Any],
+    name: str,
+    *,
+    max_length: int,
+    min_length: int = 1,
+    strip: bool = False,
+    prefix: str = "",
+) -> str:
+    """Return a required string field of ``min_length`` to ``max_length`` characters (after
+    ``strip``)."""
+    label = prefix + name
+    if name not in body or body[name] is None:
+        raise validation_error(f"{label} is required")
     value = body[name]
     if not isinstance(value, str):
-        raise validation_error(f"{name} must be a string")
+        raise validation_error(f"{label} must be a string")
     if strip:
         value = value.strip()
     if not value:
-        raise validation_error(f"{name} must not be empty")
+        raise validation_error(f"{label} must not be empty")
+    if len(value) < min_length:
+        raise validation_error(f"{label} must be at least {min_length} characters")
     if len(value) > max_length:
-        raise validation_error(f"{name} must be at most {max_length} characters")
+        raise validation_error(f"{label} must be at most {max_length} characters")
     return value
+
+
+def body_optional_string(
+    body: Mapping[str, Any], name: str, *, max_length: int | None = None, prefix: str = ""
+) -> str | None:
+    """Return an optional string field (None when absent or null), any length up to
+    ``max_length``."""
+    label = prefix + name
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise validation_error(f"{label} must be a string or null")
+    if max_length is not None and len(value) > max_length:
+        raise validation_error(f"{label} must be at most {max_length} characters")
+    return value
+
+
+def body_bool(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
+    """Return an optional JSON boolean field, ``default`` when absent."""
+    if name not in body:
+        return default
+    value = body[name]
+    if not isinstance(value, bool):
+        raise validation_error(f"{name} must be a boolean")
+    return value
+
+
+def body_datetime(body: Mapping[str, Any], name: str) -> datetime:
+    """Return a required ISO-8601 date-time with a UTC offset (``2025-01-07T15:00:00-07:00``)."""
+    if name not in body or body[name] is None:
+        raise validation_error(f"{name} is required")
+    value = body[name]
+    message = f"{name} must be an ISO-8601 date-time with a UTC offset"
+    if not isinstance(value, str):
+        raise validation_error(message)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise validation_error(message) from None
+    if moment.tzinfo is None:  # also every date without a time
+        raise validation_error(message)
+    return moment
+
+
+def body_object(
+    body: Mapping[str, Any], name: str, *, required: bool, prefix: str = ""
+) -> Mapping[str, Any] | None:
+    """Return a JSON object field; None when it is optional and absent or null."""
+    label = prefix + name
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise validation_error(f"{label} is required")
+        return None
+    if not isinstance(value, dict):
+        raise validation_error(f"{label} must be an object")
+    return value
+
+
+def body_string_list(
+    body: Mapping[str, Any],
+    name: str,
+    *,
+    min_items: int,
+    max_items: int | None,
+    pattern: re.Pattern[str] | None = None,
+    pattern_label: str = "",
+    prefix: str = "",
+) -> list[str]:
+    """Return a required list of ``min_items`` to ``max_items`` strings, duplicates dropped.
+
+    Each entry must be a non-empty string, and match ``pattern`` (described in messages as
+    ``pattern_label``, e.g. "a Slack channel id") when one is given.
+    """
+    label = prefix + name
+    if name not in body or body[name] is None:
+        raise validation_error(f"{label} is required")
+    value = body[name]
+    if not isinstance(value, list):
+        raise validation_error(f"{label} must be a list of strings")
+    if len(value) < min_items or (max_items is not None and len(value) > max_items):
+        if max_items is None:
+            bounds = f"at least {min_items} {'entry' if min_items == 1 else 'entries'}"
+        elif min_items == 0:
+            bounds = f"at most {max_items} entries"
+        else:
+            bounds = f"between {min_items} and {max_items} entries"
+        raise validation_error(f"{label} must have {bounds}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise validation_error(f"{label}[{index}] must be a non-empty string")
+        if pattern is not None and not pattern.fullmatch(item):
+            raise validation_error(f"{label}[{index}] must be {pattern_label}")
+    return list(dict.fromkeys(value))
+
+
+def only_key(obj: Mapping[str, Any], label: str, keys: Sequence[_T]) -> _T:
+    """Return the one of ``keys`` that the object ``obj`` (the field ``label``) sets to a value
+    other than null; raise the 400 ``"<label> must have exactly one of: <keys>"`` unless exactly
+    one is set."""
+    present = [key for key in keys if obj.get(str(key)) is not None]
+    if len(present) != 1:
+        raise validation_error(f"{label} must have exactly one of: {', '.join(map(str, keys))}")
+    return present[0]
 
 
 def body_email(body: Mapping[str, Any], name: str) -> str:
