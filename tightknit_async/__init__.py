@@ -26,6 +26,7 @@ from ._exceptions import (
     PermissionDeniedError,
     PlanRequiredError,
     RateLimitError,
+    RequestValidationError,
     TightknitError,
     WrongEventLoopError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "PlanRequiredError",
     "Priority",
     "RateLimitError",
+    "RequestValidationError",
     "RetryPolicy",
     "TightknitError",
     "Timeout",

@@ -3,6 +3,7 @@
 Every error the library raises derives from :class:`TightknitError`::
 
     TightknitError
+    ├── RequestValidationError         a request field the API would reject (never sent)
     ├── IdempotencyKeyError            malformed key, or a key reused with another request
     ├── ClientClosedError              the client was used after ``aclose()`` / ``async with`` exit
     ├── WrongEventLoopError            the client was used from an event loop other than its own
@@ -46,6 +47,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlanRequiredError",
     "RateLimitError",
+    "RequestValidationError",
     "TightknitError",
     "WrongEventLoopError",
     "status_error_class",
@@ -54,6 +56,25 @@ __all__ = [
 
 class TightknitError(Exception):
     """Base class of every error raised by tightknit_async."""
+
+
+class RequestValidationError(TightknitError, ValueError):
+    """A request field holds a value the API would reject; nothing was sent.
+
+    ``field`` is the field's path (``title``, ``hosts.emails[1]``), or ``""`` for a rule about a
+    whole object (such as "exactly one of"); ``reason`` says what is wrong.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+    def within(self, parent: str) -> RequestValidationError:
+        """The same error with ``parent`` prefixed to its field path."""
+        return RequestValidationError(
+            f"{parent}.{self.field}" if self.field else parent, self.reason
+        )
 
 
 class IdempotencyKeyError(TightknitError, ValueError):
