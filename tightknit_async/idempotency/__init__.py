@@ -3,7 +3,9 @@
 from ._keys import idempotency_key_for, is_uuid4, mint_idempotency_key, validate_idempotency_key
 from ._store import (
     DEFAULT_REPLAY_TTL,
+    LOCAL_CLAIM,
     CachedReply,
+    FlightClaim,
     IdempotencyStore,
     MemoryIdempotencyStore,
     StoreStatistics,
@@ -12,7 +14,9 @@ from ._store import (
 
 __all__ = [
     "DEFAULT_REPLAY_TTL",
+    "LOCAL_CLAIM",
     "CachedReply",
+    "FlightClaim",
     "IdempotencyStore",
     "MemoryIdempotencyStore",
     "StoreStatistics",

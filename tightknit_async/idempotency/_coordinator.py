@@ -42,7 +42,7 @@ from ._machine import (
     Sending,
     Waiting,
 )
-from ._store import CachedReply, IdempotencyStore
+from ._store import CachedReply, FlightClaim, IdempotencyStore
 
 __all__ = ["Call", "IdempotencyCoordinator", "coordinator_for", "request_fingerprint"]
 
@@ -163,6 +163,7 @@ class IdempotencyCoordinator:
         make_error: MakeError,
         fingerprint: str = "",
     ) -> APIResponse:
+        """Run the state machine for ``call`` (see :mod:`._machine`) until it ends."""
         clock, key = call.clock, call.idempotency_key
         stored = key if key is not None and not call.minted else None
         spec = CallSpec(
@@ -174,67 +175,88 @@ class IdempotencyCoordinator:
         )
         state: CallState = Fresh(spec)
         cached: CachedReply | None = None
+        claim: FlightClaim | None = None
         response: Response | None = None
         error: APIStatusError | APIConnectionError | None = None
-        while True:
-            match state:
-                case Fresh():
-                    if stored is not None:
-                        cached = await self.store.get(self.scope, stored)
-                    state = state.next(cached=cached is not None)
-                case Replayed():
-                    assert cached is not None
-                    return self._replay(call, cached, make_error)
-                case Sending(attempt=attempt):
-                    deadline = spec.deadline
-                    remaining = None if deadline is None else deadline - clock.monotonic()
-                    outcome: Outcome
-                    try:
-                        response = await send(attempt, remaining)
-                    except APIConnectionError as exc:
-                        response, error, outcome = None, exc, NoAnswer(exc.request_sent)
-                    else:
-                        retry_after = parse_retry_after(response.headers.get("retry-after"))
-                        outcome = Answer(response.status_code, retry_after)
-                        if response.status_code >= 400:
-                            error = make_error(response, _is_replay(response))
-                    state = state.next(outcome, now=clock.monotonic(), rng=self._rng)
-                case Waiting(delay=delay, attempt=attempt, reason=reason):
-                    logger.debug(
-                        "%s %s: retrying in %.3fs (%s after attempt %d)",
-                        call.method,
-                        call.path,
-                        delay,
-                        reason,
-                        attempt,
-                    )
-                    if delay > 0 and waits_enabled():
-                        await clock.sleep(delay)
-                    state = state.next()
-                case Completed(attempt=attempt, cacheable=cacheable):
-                    assert response is not None
-                    if cacheable and stored is not None:
-                        await self._keep(stored, response, fingerprint)
-                    return APIResponse(
-                        status_code=response.status_code,
-                        headers=response.headers,
-                        content=response.content,
-                        method=call.method,
-                        path=call.path,
-                        replayed=_is_replay(response),
-                        idempotency_key=key,
-                        attempts=attempt,
-                        elapsed=clock.monotonic() - spec.started,
-                    )
-                case Failed(note=note, cacheable=cacheable):
-                    assert error is not None
-                    if cacheable and stored is not None and response is not None:
-                        await self._keep(stored, response, fingerprint)
-                    if note:
-                        error.add_note(note)
-                    raise error
-                case _:
-                    assert_never(state)
+        try:
+            while True:
+                match state:
+                    case Fresh():
+                        if stored is not None:
+                            cached, claim = await self._lookup(stored, spec, clock)
+                        state = state.next(cached=cached is not None)
+                    case Replayed():
+                        assert cached is not None
+                        return self._replay(call, cached, make_error)
+                    case Sending(attempt=attempt):
+                        deadline = spec.deadline
+                        remaining = None if deadline is None else deadline - clock.monotonic()
+                        outcome: Outcome
+                        try:
+                            response = await send(attempt, remaining)
+                        except APIConnectionError as exc:
+                            response, error, outcome = None, exc, NoAnswer(exc.request_sent)
+                        else:
+                            retry_after = parse_retry_after(response.headers.get("retry-after"))
+                            outcome = Answer(response.status_code, retry_after)
+                            if response.status_code >= 400:
+                                error = make_error(response, _is_replay(response))
+                        state = state.next(outcome, now=clock.monotonic(), rng=self._rng)
+                    case Waiting(delay=delay, attempt=attempt, reason=reason):
+                        logger.debug(
+                            "%s %s: retrying in %.3fs (%s after attempt %d)",
+                            call.method,
+                            call.path,
+                            delay,
+                            reason,
+                            attempt,
+                        )
+                        if delay > 0 and waits_enabled():
+                            await clock.sleep(delay)
+                        state = state.next()
+                    case Completed(attempt=attempt, cacheable=cacheable):
+                        assert response is not None
+                        if cacheable and stored is not None:
+                            await self._keep(stored, response, fingerprint)
+                        return APIResponse(
+                            status_code=response.status_code,
+                            headers=response.headers,
+                            content=response.content,
+                            method=call.method,
+                            path=call.path,
+                            replayed=_is_replay(response),
+                            idempotency_key=key,
+                            attempts=attempt,
+                            elapsed=clock.monotonic() - spec.started,
+                        )
+                    case Failed(note=note, cacheable=cacheable):
+                        assert error is not None
+                        if cacheable and stored is not None and response is not None:
+                            await self._keep(stored, response, fingerprint)
+                        if note:
+                            error.add_note(note)
+                        raise error
+                    case _:
+                        assert_never(state)
+        finally:
+            if claim is not None:
+                await claim.release()
+
+    async def _lookup(
+        self, key: str, spec: CallSpec, clock: Clock
+    ) -> tuple[CachedReply | None, FlightClaim | None]:
+        """A cached reply; else a claim on the key; else (another process holds the key) that
+        process's reply once it lands, or neither if it does not land before the deadline."""
+        store = self.store
+        cached = await store.get(self.scope, key)
+        if cached is not None:
+            return cached, None
+        claim = await store.claim(self.scope, key)
+        if claim is not None:
+            return None, claim
+        deadline = spec.deadline
+        remaining = None if deadline is None else deadline - clock.monotonic()
+        return await store.wait(self.scope, key, remaining), None
 
     async def _keep(self, key: str, response: Response, fingerprint: str) -> None:
         headers = {

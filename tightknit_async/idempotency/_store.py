@@ -18,7 +18,9 @@ from typing import Final, Protocol, runtime_checkable
 
 __all__ = [
     "DEFAULT_REPLAY_TTL",
+    "LOCAL_CLAIM",
     "CachedReply",
+    "FlightClaim",
     "IdempotencyStore",
     "MemoryIdempotencyStore",
     "StoreStatistics",
@@ -57,9 +59,33 @@ class StoreStatistics:
     evictions: int
 
 
+class FlightClaim(Protocol):
+    """A hold on a key while its request runs; other processes wait for its reply."""
+
+    async def release(self) -> None:
+        """Give the hold up (after the reply was stored, or the call failed)."""
+        ...
+
+
+class _LocalClaim:
+    """The claim of a store that serves one process: the coordinator already single-flights."""
+
+    async def release(self) -> None:
+        return None
+
+
+LOCAL_CLAIM: Final[FlightClaim] = _LocalClaim()
+
+
 @runtime_checkable
 class IdempotencyStore(Protocol):
-    """The interface the coordinator uses; a Redis store implements it for several processes."""
+    """The interface the coordinator uses; a Redis store implements it for several processes.
+
+    For one keyed call the coordinator does: ``bind`` (refuse a key reused for another request),
+    ``get`` (a cached reply answers at once), else ``claim``; with a claim it sends, ``put``s a
+    cacheable outcome and releases the claim; without one (another process holds the key) it
+    ``wait``s for that process's reply, and sends itself only if none lands in time.
+    """
 
     async def bind(self, scope: str, key: str, fingerprint: str) -> str:
         """Bind ``key`` to ``fingerprint`` unless already bound; return the bound fingerprint."""
@@ -71,6 +97,15 @@ class IdempotencyStore(Protocol):
 
     async def put(self, scope: str, key: str, reply: CachedReply) -> None:
         """Keep ``reply`` for the TTL."""
+        ...
+
+    async def claim(self, scope: str, key: str) -> FlightClaim | None:
+        """Hold ``key`` while its request runs; ``None`` if another process holds it."""
+        ...
+
+    async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
+        """Wait up to ``max_wait`` seconds for the holder's reply; ``None`` if none lands (or the
+        holder gave up without a cacheable outcome)."""
         ...
 
 
@@ -146,6 +181,14 @@ class MemoryIdempotencyStore:
         self._replies[slot] = (self._clock() + self.ttl, reply)
         self._bytes += reply.size
         self._purge()
+
+    async def claim(self, scope: str, key: str) -> FlightClaim | None:
+        """Always granted: within one process the coordinator already lets one call run."""
+        return LOCAL_CLAIM
+
+    async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
+        """Nothing to wait for in one process (claims are always granted): the cached reply."""
+        return await self.get(scope, key)
 
     def _drop(self, slot: tuple[str, str]) -> None:
         _, reply = self._replies.pop(slot)
