@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
+import msgspec
 import pytest
 
 from tightknit_async import (
@@ -13,7 +15,8 @@ from tightknit_async import (
     IdempotencyKeyError,
     InternalServerError,
 )
-from tightknit_async.idempotency import MemoryIdempotencyStore
+from tightknit_async.idempotency import CachedReply, FlightClaim, MemoryIdempotencyStore
+from tightknit_async.idempotency._coordinator import request_fingerprint
 from tightknit_async.testing import MockTransport, json_response
 from tightknit_async.transport import Request, Response
 
@@ -247,3 +250,80 @@ async def test_safe_methods_never_carry_a_key_or_touch_the_store() -> None:
         await tk.request("GET", "/admin/v0/feeds")
     assert all("Idempotency-Key" not in r.headers for r in transport.requests)
     assert store.statistics().misses == 0
+
+
+class HeldElsewhere(MemoryIdempotencyStore):
+    """A store where another process holds every key, and may or may not deliver its reply."""
+
+    def __init__(self, reply: CachedReply | None) -> None:
+        super().__init__()
+        self.reply = reply
+        self.waits: list[float | None] = []
+        self.released = 0
+
+    async def claim(self, scope: str, key: str) -> FlightClaim | None:
+        return None
+
+    async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
+        self.waits.append(max_wait)
+        return self.reply
+
+
+async def test_a_key_held_by_another_process_is_answered_with_its_reply() -> None:
+    transport = MockTransport(lambda _: json_response(201, {"ok": 1}))
+    key = str(uuid.uuid4())
+    fingerprint = request_fingerprint("POST", "/admin/v0/members", msgspec.json.encode(BODY))
+    store = HeldElsewhere(
+        CachedReply(201, {"content-type": "application/json"}, b'{"x":1}', fingerprint)
+    )
+    async with make(transport, idempotency_store=store) as tk:
+        response = await tk.request("POST", "/admin/v0/members", json=BODY, idempotency_key=key)
+    assert transport.requests == []
+    assert response.replayed is True
+    assert response.data == {"x": 1}
+    (max_wait,) = store.waits
+    assert max_wait is not None
+    assert 0 < max_wait <= 60  # the call's own deadline bounds the wait
+
+
+async def test_when_the_other_process_delivers_nothing_the_call_is_sent() -> None:
+    transport = MockTransport(lambda _: json_response(201, {"ok": 1}))
+    store = HeldElsewhere(None)
+    async with make(transport, idempotency_store=store) as tk:
+        response = await tk.request(
+            "POST", "/admin/v0/members", json=BODY, idempotency_key=str(uuid.uuid4())
+        )
+    assert len(transport.requests) == 1
+    assert response.replayed is False
+
+
+class CountingClaims(MemoryIdempotencyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims = 0
+        self.released = 0
+
+    async def claim(self, scope: str, key: str) -> FlightClaim | None:
+        self.claims += 1
+        store = self
+
+        class Claim:
+            async def release(self) -> None:
+                store.released += 1
+
+        return Claim()
+
+
+@pytest.mark.parametrize("status", [201, 400, 503])
+async def test_a_claim_is_always_released(status: int, fake_clock: FakeClock) -> None:
+    transport = MockTransport(lambda _: json_response(status, {}))
+    store = CountingClaims()
+    async with make(transport, idempotency_store=store, max_retries=1) as tk:
+        use_clock(tk, fake_clock)
+        try:
+            await tk.request(
+                "POST", "/admin/v0/members", json=BODY, idempotency_key=str(uuid.uuid4())
+            )
+        except Exception:
+            pass
+    assert (store.claims, store.released) == (1, 1)
