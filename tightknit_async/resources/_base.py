@@ -35,7 +35,7 @@ class RequestOptions(TypedDict, total=False):
 
 def path_id(name: str, value: object) -> str:
     """``value`` as one URL path segment; ``ValueError`` naming ``name`` if empty or not a str."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or value in (".", ".."):
         raise ValueError(f"{name} must be a non-empty str, got {value!r}")
     return quote(value, safe="")
 
