@@ -24,6 +24,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check tightknit_async tests benchmarks
 	$(BIN)/ruff check tightknit_async tests benchmarks
 	$(BIN)/mypy tightknit_async
+	$(BIN)/mypy tests/typing/usage.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

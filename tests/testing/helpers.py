@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,8 @@ class Client:
         """POST /files as multipart; ``size="auto"`` sends ``len(content)``, None leaves it out."""
         form = aiohttp.FormData(default_to_multipart=True)
         if content is not None:
-            form.add_field("file", content, filename=filename or "blob")
+            # BytesIO: aiohttp warns about large raw bytes bodies.
+            form.add_field("file", io.BytesIO(content), filename=filename or "blob")
         if filename is not None:
             form.add_field("filename", filename)
         if size == "auto":

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tightknit_async.testing import PERMISSIONS, FakeTightknit, serve_forever
+from tightknit_async.testing import PERMISSIONS, FakeTightknit, Plan, serve_forever
 
 from .helpers import MEMBER, Client
 
@@ -261,6 +261,52 @@ async def test_read_endpoints_need_their_permission(
     assert reply.body["required_permissions"] == [permission]
     with_it = client.fake.add_key([permission], plan="growth")
     assert (await client.get(path, api_key=with_it)).status in (200, 404)
+
+
+WRITES = [
+    ("POST", "/members/00000000-0000-4000-8000-000000000000/deactivate", "members:write"),
+    ("POST", "/calendar_events", "calendar_events:write"),
+    ("DELETE", "/calendar_events/abcdefabcdef", "calendar_events:write"),
+    ("POST", "/files", "files:write"),
+    ("POST", "/awards/00000000-0000-4000-8000-000000000000/assign", "awards:write"),
+    ("POST", "/badges/00000000-0000-4000-8000-000000000000/assign", "badges:write"),
+    ("PUT", "/groups/00000000-0000-4000-8000-000000000000/members", "groups:write"),
+]
+READS = [
+    ("GET", "/posts/abcdefabcdef", "posts:read"),
+    ("GET", "/search?q=community", "search:read"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "permission"), WRITES + READS)
+async def test_new_endpoints_need_their_permission(
+    client: Client, method: str, path: str, permission: str
+) -> None:
+    fake = client.fake
+    without = fake.add_key([p for p in PERMISSIONS if p != permission])
+    reply = await client.request(method, path, api_key=without, json={})
+    assert reply.status == 403
+    assert reply.body["code"] == "INSUFFICIENT_SCOPE"
+    assert reply.body["required_permissions"] == [permission]
+    assert reply.body["hint"].startswith(f"Required permission: {permission}. ")
+    plan: Plan = "enterprise" if permission == "members:write" else "growth"
+    only = fake.add_key([permission], plan=plan)
+    assert (await client.request(method, path, api_key=only, json={})).status in (200, 400, 404)
+    assert fake.ledger == []
+
+
+@pytest.mark.parametrize(("method", "path", "permission"), WRITES + READS)
+async def test_only_member_management_needs_more_than_growth(
+    client: Client, method: str, path: str, permission: str
+) -> None:
+    growth = client.fake.add_key(plan="growth")
+    reply = await client.request(method, path, api_key=growth, json={})
+    if permission == "members:write":
+        assert reply.status == 403
+        assert reply.body["code"] == "PLAN_REQUIRED"
+        assert reply.body["required_plan"] == "enterprise"
+    else:
+        assert reply.status in (200, 400, 404)
 
 
 @pytest.mark.parametrize("plan", ["growth", "momentum"])

@@ -141,3 +141,71 @@ async def test_body_must_be_a_json_object(client: Client, raw: bytes) -> None:
     reply = await client.post("/members", data=raw, headers={"Content-Type": "application/json"})
     assert reply.status == 400
     assert reply.body == validation_error("Request body must be a JSON object")
+
+
+# POST /members/{id}/deactivate
+
+DEACTIVATE_KEY = "7c9e6679-7425-40de-944b-e07fc1f825a6"
+
+
+async def test_deactivate_a_member_added_through_the_api(client: Client) -> None:
+    fake = client.fake
+    member_id = (await client.post("/members", json=MEMBER)).body["data"]["member"]["id"]
+    reply = await client.post(f"/members/{member_id}/deactivate")
+    assert reply.status == 200
+    assert reply.body == {"success": True, "data": {"id": member_id, "deactivated": True}}
+    assert fake.deactivated_member_ids == {member_id}
+    assert [(e.method, e.path, e.resource_id, e.status) for e in fake.ledger[1:]] == [
+        ("POST", f"/admin/v0/members/{member_id}/deactivate", member_id, 200)
+    ]
+
+
+async def test_deactivating_again_still_succeeds(client: Client) -> None:
+    fake = client.fake
+    site_only = next(m for m in fake.members.values() if m.slack_profile_id is None)
+    first = await client.post(f"/members/{site_only.id}/deactivate")
+    again = await client.post(f"/members/{site_only.id}/deactivate")
+    assert first.status == again.status == 200
+    assert again.body == first.body
+    assert fake.deactivated_member_ids == {site_only.id}
+    assert len(fake.ledger) == 2  # the ledger counts requests run, no-ops included
+
+
+async def test_slack_linked_members_cannot_be_deactivated(client: Client) -> None:
+    fake = client.fake
+    linked = next(m for m in fake.members.values() if m.slack_profile_id is not None)
+    reply = await client.post(f"/members/{linked.id}/deactivate")
+    assert reply.status == 400
+    assert reply.body == {
+        "success": False,
+        "error": "This member is linked to a Slack profile and cannot be deactivated through the "
+        "API; deactivate them in Slack",
+        "code": "MEMBER_SLACK_LINKED",
+    }
+    assert fake.deactivated_member_ids == set()
+    assert fake.ledger == []
+
+
+async def test_deactivating_an_unknown_member_is_404(client: Client) -> None:
+    reply = await client.post("/members/00000000-0000-4000-8000-000000000000/deactivate")
+    assert reply.status == 404
+    assert reply.body == {"success": False, "error": "Member not found"}
+    assert client.fake.ledger == []
+
+
+async def test_deactivate_ignores_a_body_and_replays_by_key(client: Client) -> None:
+    site_only = next(m for m in client.fake.members.values() if m.slack_profile_id is None)
+    path = f"/members/{site_only.id}/deactivate"
+    first = await client.post(path, json={"reason": "left"}, idempotency_key=DEACTIVATE_KEY)
+    again = await client.post(path, idempotency_key=DEACTIVATE_KEY)
+    assert first.status == 200
+    assert again.headers["X-Idempotent-Replayed"] == "true"
+    assert len(client.fake.ledger) == 1
+
+
+async def test_a_deactivated_member_can_still_be_updated(client: Client) -> None:
+    member_id = (await client.post("/members", json=MEMBER)).body["data"]["member"]["id"]
+    await client.post(f"/members/{member_id}/deactivate")
+    updated = await client.post("/members", json={**MEMBER, "full_name": "Ada King"})
+    assert updated.status == 200
+    assert client.fake.deactivated_member_ids == {member_id}  # adding does not reactivate

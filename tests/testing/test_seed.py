@@ -141,7 +141,7 @@ def test_seed_contents(fake: FakeTightknit) -> None:
     linked = {m.id for m in fake.members.values() if m.slack_profile_id}
     assert len(linked) == 14
     assert set(fake.profiles) == linked
-    assert all(fake.profiles[author].slack_user_id for author in linked)
+    assert all(fake.profiles[member_id].slack_user_id for member_id in linked)
     assert len(fake.tags) == 5
     assert {award.kind for award in fake.awards.values()} == {
         "badge",
@@ -154,7 +154,8 @@ def test_seed_contents(fake: FakeTightknit) -> None:
     assert len(fake.groups) == 3
     assert all(set(g.slack_user_ids) <= slack_users for g in fake.groups.values())
     assert fake.files == {}
-    assert fake.award_assignments == fake.badge_assignments == []
+    assert fake.award_assignments == []
+    assert fake.badge_assignments == []
 
 
 def test_same_seed_same_data_other_seed_other_data(fake: FakeTightknit) -> None:

@@ -68,11 +68,18 @@ BodyKind = Literal["json", "multipart"]
 _PERSON_KEYS: Final[tuple[PersonKey, ...]] = get_args(PersonKey)
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{6,14}")
 _INTEGER = re.compile(r"[0-9]+")
-# The standard library's built-in table only (no system files), so guesses are the same on
-# every machine; plus a few image types it lacks.
-_MIMETYPES = mimetypes.MimeTypes()
-for _type, _extension in (("image/webp", ".webp"), ("image/avif", ".avif")):
-    _MIMETYPES.add_type(_type, _extension)
+
+
+def _mimetype_table() -> mimetypes.MimeTypes:
+    # The standard library's built-in table only (no system files), so guesses are the same on
+    # every machine; plus image types it lacks.
+    table = mimetypes.MimeTypes()
+    table.add_type("image/webp", ".webp")
+    table.add_type("image/avif", ".avif")
+    return table
+
+
+_MIMETYPES = _mimetype_table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +99,8 @@ class Call:
     query: MultiMapping[str]
     body: Mapping[str, Any]
     now: datetime
-    origin: str = ""
-    form: Form | None = None
+    origin: str
+    form: Form | None
 
 
 @dataclass(frozen=True, slots=True)
