@@ -75,17 +75,6 @@ def query_bool(query: MultiMapping[str], name: str) -> bool | None:
     return raw == "true"
 
 
-def json_object(raw: bytes) -> dict[str, Any]:
-    """Decode a request body that must be a JSON object."""
-    try:
-        body = _decode_json(raw)
-    except msgspec.DecodeError:
-        raise validation_error("Request body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise validation_error("Request body must be a JSON object")
-    return body
-
-
 def query_string(query: MultiMapping[str], name: str) -> str:
     """Return a required parameter that is not empty after stripping whitespace."""
     raw = _single(query, name)
@@ -95,6 +84,17 @@ def query_string(query: MultiMapping[str], name: str) -> str:
     if not value:
         raise validation_error(f"{name} must not be empty")
     return value
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a request body that must be a JSON object."""
+    try:
+        body = _decode_json(raw)
+    except msgspec.DecodeError:
+        raise validation_error("Request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise validation_error("Request body must be a JSON object")
+    return body
 
 
 def body_string(
@@ -125,19 +125,13 @@ def body_string(
     return value
 
 
-def body_optional_string(
-    body: Mapping[str, Any], name: str, *, max_length: int | None = None, prefix: str = ""
-) -> str | None:
-    """Return an optional string field (None when absent or null), any length up to
-    ``max_length``."""
-    label = prefix + name
+def body_optional_string(body: Mapping[str, Any], name: str) -> str | None:
+    """Return an optional string field of any length; None when absent or null."""
     value = body.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise validation_error(f"{label} must be a string or null")
-    if max_length is not None and len(value) > max_length:
-        raise validation_error(f"{label} must be at most {max_length} characters")
+        raise validation_error(f"{name} must be a string or null")
     return value
 
 
