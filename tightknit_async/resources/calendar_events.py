@@ -24,7 +24,6 @@ from ._base import APIResource, RequestOptions, path_id
 
 __all__ = ["CalendarEventsResource"]
 
-_UNSET: Any = msgspec.UNSET
 _TIME_FILTERS = ("upcoming", "past", "all")
 _STATUSES = ("draft", "needs_approval", "published")
 
@@ -99,25 +98,25 @@ class CalendarEventsResource(APIResource):
         description: MessageContent | Mapping[str, Any],
         publish_to_slack_channels: Sequence[str],
         hosts: UserRefs | Mapping[str, Sequence[str]],
-        speakers: UserRefs | Mapping[str, Sequence[str]] = _UNSET,
-        status: CreateEventStatus = _UNSET,
-        slug: str | None = _UNSET,
-        recap: MessageContent | Mapping[str, Any] = _UNSET,
-        allow_public_guest_list: bool = _UNSET,
-        enable_registration_button: bool = _UNSET,
-        use_registration_btn_as_link: bool = _UNSET,
-        external_speakers: str | None = _UNSET,
-        is_unlisted: bool = _UNSET,
-        link: str | None = _UNSET,
-        location: str | None = _UNSET,
-        luma_event_id: str | None = _UNSET,
-        publish_to_site: bool = _UNSET,
-        triggers_webhooks: bool = _UNSET,
-        recording_link: str | None = _UNSET,
-        webhook_custom_metadata: str | None = _UNSET,
-        show_end_date: bool = _UNSET,
-        tags: Sequence[str] = _UNSET,
-        cover_image_file_id: str = _UNSET,
+        speakers: UserRefs | Mapping[str, Sequence[str]] | msgspec.UnsetType = msgspec.UNSET,
+        status: CreateEventStatus | msgspec.UnsetType = msgspec.UNSET,
+        slug: str | msgspec.UnsetType | None = msgspec.UNSET,
+        recap: MessageContent | Mapping[str, Any] | msgspec.UnsetType = msgspec.UNSET,
+        allow_public_guest_list: bool | msgspec.UnsetType = msgspec.UNSET,
+        enable_registration_button: bool | msgspec.UnsetType = msgspec.UNSET,
+        use_registration_btn_as_link: bool | msgspec.UnsetType = msgspec.UNSET,
+        external_speakers: str | msgspec.UnsetType | None = msgspec.UNSET,
+        is_unlisted: bool | msgspec.UnsetType = msgspec.UNSET,
+        link: str | msgspec.UnsetType | None = msgspec.UNSET,
+        location: str | msgspec.UnsetType | None = msgspec.UNSET,
+        luma_event_id: str | msgspec.UnsetType | None = msgspec.UNSET,
+        publish_to_site: bool | msgspec.UnsetType = msgspec.UNSET,
+        triggers_webhooks: bool | msgspec.UnsetType = msgspec.UNSET,
+        recording_link: str | msgspec.UnsetType | None = msgspec.UNSET,
+        webhook_custom_metadata: str | msgspec.UnsetType | None = msgspec.UNSET,
+        show_end_date: bool | msgspec.UnsetType = msgspec.UNSET,
+        tags: Sequence[str] | msgspec.UnsetType = msgspec.UNSET,
+        cover_image_file_id: str | msgspec.UnsetType = msgspec.UNSET,
         **options: Unpack[RequestOptions],
     ) -> CalendarEventCreated:
         """Create an event (``POST /admin/v0/calendar_events``); returns its id.
@@ -128,17 +127,33 @@ class CalendarEventsResource(APIResource):
         :class:`~tightknit_async.models.CalendarEventCreate`): a bad one raises
         :class:`~tightknit_async.models.RequestValidationError` naming it, unsent.
         """
-        fields = {k: v for k, v in locals().items() if k not in ("self", "options")}
-        for name in ("publish_to_slack_channels", "tags"):
-            if isinstance(fields[name], Sequence) and not isinstance(fields[name], str):
-                fields[name] = list(fields[name])
-        for name in ("description", "recap", "hosts", "speakers"):
-            if isinstance(fields[name], Mapping):
-                fields[name] = {
-                    k: list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
-                    for k, v in fields[name].items()
-                }
-        body = CalendarEventCreate(**fields)
+        body = CalendarEventCreate(
+            title=title,
+            start_date=start_date,
+            end_date=end_date,
+            description=_model(description),
+            publish_to_slack_channels=list(publish_to_slack_channels),
+            hosts=_model(hosts),
+            speakers=_model(speakers),
+            status=status,
+            slug=slug,
+            recap=_model(recap),
+            allow_public_guest_list=allow_public_guest_list,
+            enable_registration_button=enable_registration_button,
+            use_registration_btn_as_link=use_registration_btn_as_link,
+            external_speakers=external_speakers,
+            is_unlisted=is_unlisted,
+            link=link,
+            location=location,
+            luma_event_id=luma_event_id,
+            publish_to_site=publish_to_site,
+            triggers_webhooks=triggers_webhooks,
+            recording_link=recording_link,
+            webhook_custom_metadata=webhook_custom_metadata,
+            show_end_date=show_end_date,
+            tags=tags if isinstance(tags, msgspec.UnsetType) else list(tags),
+            cover_image_file_id=cover_image_file_id,
+        )
         return await self._data(
             "POST", "/admin/v0/calendar_events", CalendarEventCreated, options, body=body
         )
@@ -148,3 +163,14 @@ class CalendarEventsResource(APIResource):
         unknown."""
         path = f"/admin/v0/calendar_events/{path_id('calendar_event_id', calendar_event_id)}"
         return await self._data("DELETE", path, DeletedRef, options)
+
+
+def _model(value: Any) -> Any:
+    """A nested request value as the model takes it: mappings with their sequences as lists
+    (the model turns mappings into ``MessageContent`` / ``UserRefs`` and checks them)."""
+    if isinstance(value, Mapping):
+        return {
+            k: list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+            for k, v in value.items()
+        }
+    return value

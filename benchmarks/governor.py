@@ -1,0 +1,561 @@
+"""Pacing at the 50 req/s cap: tightknit_async's governor vs aiolimiter vs no limiter.
+
+Every contender sends GETs through ``AsyncTightknit`` with ``max_retries=0`` (a 429 is counted, not
+retried away) to ``FakeTightknit(rate_limit=50)``, which accepts at most 50 requests of a key in any
+1-second sliding window and answers the rest 429 + Retry-After:
+
+* ours: ``AsyncTightknit(rate_limit=50)``, i.e. the key's governor from ``governor_for(key, 50)``
+  (wrapped only to timestamp each grant);
+* ``aiolimiter.AsyncLimiter(50, 1)`` and ``AsyncLimiter(1, 1/50)`` around each call
+  (``async with limiter: await tk.request(...)``) of a client with ``rate_limit=None``;
+* no limiter at all.
+
+Scenarios: (a) a cold burst fired at once; (b) a steady stream from more workers than the cap
+serves; (c) a burst after idle (a few requests, an idle gap, then the burst); (d) interactive
+requests every 100 ms while hundreds of bulk requests keep the key saturated. Every contender and
+scenario gets a fresh API key (``add_key()``), so server windows never interact and ours gets a
+fresh governor; a fresh client too, so every trial starts with a cold connection pool.
+
+By default the server runs in a subprocess (its own event loop and core; the real API is remote
+and does not share the client's loop either); ``--server inline`` runs it on the benchmark's own
+loop instead. Both stamp arrivals with ``time.monotonic``, the clock the limiters pace on, so
+client and server times compare directly.
+
+    .venv/bin/python benchmarks/governor.py [--quick] [--server process|inline]
+
+Targets (DESIGN.md "What fast means"): ours >= 99% of the cap, 0 x 429, never more than 50 sent in
+any 1 s window; interactive-lane wait p95 <= 50 ms while bulk saturates the key. Exits 1 if ours
+misses one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Protocol, cast
+
+import aiohttp
+import aiolimiter
+from aiolimiter import AsyncLimiter
+
+from tightknit_async import AsyncTightknit, RateLimitError, TightknitError, __version__
+from tightknit_async.governor import GovernorStatistics, RateGovernor, governor_for, max_in_window
+from tightknit_async.testing import FakeTightknit
+
+CAP = 50
+"""The API's cap: requests per second per key."""
+PATH = "/admin/v0/api_key/me"
+OURS = "tightknit_async governor"
+CONTENDERS = (OURS, "AsyncLimiter(50, 1)", "AsyncLimiter(1, 1/50)", "no limiter")
+LANE_CONTENDERS = (OURS, "AsyncLimiter(1, 1/50)")  # no lanes elsewhere: one FIFO baseline
+
+
+@dataclass(frozen=True)
+class Plan:
+    burst: int  # (a) requests in the cold burst
+    stream_seconds: float  # (b) how long the workers keep starting requests
+    stream_workers: int  # (b) workers, each looping request after request
+    warmup: int  # (c) requests sent one by one before the idle gap
+    idle: float  # (c) seconds of idle
+    idle_burst: int  # (c) requests in the burst after idle
+    lane_seconds: float  # (d) how long interactive requests keep arriving
+    lane_every: float  # (d) seconds between interactive requests
+    bulk_workers: int  # (d) bulk workers, each looping (so about this many queued)
+
+
+FULL = Plan(500, 20.0, 60, 5, 5.0, 200, 10.0, 0.1, 300)
+QUICK = Plan(100, 3.0, 60, 3, 1.5, 60, 3.0, 0.1, 100)
+
+# -- the server: a subprocess (default) or on this loop -------------------------------------------
+
+
+class Server(Protocol):
+    url: str
+
+    def add_key(self) -> tuple[str, str]:
+        """A fresh key: (secret, key id as the arrivals record it)."""
+        ...
+
+    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
+        """(server monotonic time, status) of every request of the key answered so far."""
+        ...
+
+
+def _arrivals_of(fake: FakeTightknit, key_id: str) -> list[tuple[float, int | None]]:
+    return sorted((a.time, a.status) for a in fake.arrivals if a.key_id == key_id)
+
+
+def _new_key(fake: FakeTightknit) -> tuple[str, str]:
+    secret = fake.add_key()
+    return secret, fake.key_info(secret).id
+
+
+class InlineServer:
+    def __init__(self, fake: FakeTightknit) -> None:
+        self.fake, self.url = fake, fake.url
+
+    def add_key(self) -> tuple[str, str]:
+        return _new_key(self.fake)
+
+    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
+        return _arrivals_of(self.fake, key_id)
+
+
+def _serve(conn: Connection) -> None:
+    asyncio.run(_serve_commands(conn))
+
+
+async def _serve_commands(conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    async with FakeTightknit(rate_limit=CAP) as fake:
+        conn.send(fake.url)
+        while True:
+            command, argument = await loop.run_in_executor(None, conn.recv)
+            if command == "add_key":
+                conn.send(_new_key(fake))
+            elif command == "arrivals":
+                conn.send(_arrivals_of(fake, argument))
+            else:
+                return
+
+
+class ProcessServer:
+    """FakeTightknit in a subprocess, driven over a pipe between trials (never during one)."""
+
+    def __init__(self) -> None:
+        self._conn, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(child,), daemon=True
+        )
+        self._process.start()
+        self.url = cast(str, self._conn.recv())
+
+    def add_key(self) -> tuple[str, str]:
+        self._conn.send(("add_key", None))
+        return cast(tuple[str, str], self._conn.recv())
+
+    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
+        self._conn.send(("arrivals", key_id))
+        return cast(list[tuple[float, int | None]], self._conn.recv())
+
+    def close(self) -> None:
+        self._conn.send(("stop", None))
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+# -- one contender on one fresh key ---------------------------------------------------------------
+
+
+class _Recorder:
+    """Delegates to the key's governor and timestamps every grant (the RateGovernor protocol)."""
+
+    def __init__(self, inner: RateGovernor, trial: Trial) -> None:
+        self.inner, self.trial = inner, trial
+
+    async def acquire(self, priority: str = "interactive", *, max_wait: float | None = None) -> None:
+        started = time.monotonic()
+        await self.inner.acquire(priority, max_wait=max_wait)  # type: ignore[arg-type]
+        self.trial.released(priority, started)
+
+    def try_acquire_nowait(self, priority: str = "interactive") -> bool:
+        return self.inner.try_acquire_nowait(priority)  # type: ignore[arg-type]
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None:
+        self.inner.on_rate_limited(retry_after)
+
+    def statistics(self) -> GovernorStatistics:
+        return self.inner.statistics()
+
+
+@dataclass
+class Trial:
+    """One contender's run of one scenario: what the client did and what the server saw."""
+
+    contender: str
+    releases: list[tuple[float, str]] = field(default_factory=list)  # (time, lane)
+    waits: dict[str, list[float]] = field(default_factory=lambda: {"interactive": [], "bulk": []})
+    ok: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    arrivals: list[tuple[float, int | None]] = field(default_factory=list)
+    phase_start: float = 0.0  # client and server times from here on are "the scenario"
+    phase_end: float = math.inf
+
+    def released(self, lane: str, since: float) -> None:
+        now = time.monotonic()
+        self.releases.append((now, lane))
+        self.waits[lane].append(now - since)
+
+
+class Driver:
+    """Sends one GET the way its contender does, counting outcomes into ``trial``."""
+
+    def __init__(self, contender: str, server: Server, trial: Trial) -> None:
+        key, self.key_id = server.add_key()
+        self.trial = trial
+        self.limiter: AsyncLimiter | None = None
+        if contender == OURS:
+            recorder = _Recorder(governor_for(key, CAP), trial)
+            self.tk = AsyncTightknit(
+                api_key=key, base_url=server.url, governor=recorder, max_retries=0
+            )
+        else:
+            self.tk = AsyncTightknit(
+                api_key=key, base_url=server.url, rate_limit=None, max_retries=0
+            )
+            if contender == "AsyncLimiter(50, 1)":
+                self.limiter = AsyncLimiter(CAP, 1)
+            elif contender == "AsyncLimiter(1, 1/50)":
+                self.limiter = AsyncLimiter(1, 1 / CAP)
+        self.paced_by_us = contender == OURS
+
+    async def call(self, lane: str = "interactive") -> None:
+        trial, started = self.trial, time.monotonic()
+        try:
+            if self.paced_by_us:
+                await self.tk.request("GET", PATH, priority=lane)  # type: ignore[arg-type]
+            elif self.limiter is not None:
+                async with self.limiter:
+                    trial.released(lane, started)
+                    await self.tk.request("GET", PATH)
+            else:
+                trial.released(lane, started)
+                await self.tk.request("GET", PATH)
+        except RateLimitError:
+            trial.rate_limited += 1
+        except TightknitError:
+            trial.errors += 1
+        else:
+            trial.ok += 1
+
+
+# -- the scenarios ------------------------------------------------------------------------------
+
+
+async def cold_burst(driver: Driver, plan: Plan) -> None:
+    driver.trial.phase_start = time.monotonic()
+    await asyncio.gather(*(driver.call() for _ in range(plan.burst)))
+
+
+async def steady_stream(driver: Driver, plan: Plan) -> None:
+    start = driver.trial.phase_start = time.monotonic()
+    stop = start + plan.stream_seconds
+
+    async def worker() -> None:
+        while time.monotonic() < stop:
+            await driver.call()
+
+    await asyncio.gather(*(worker() for _ in range(plan.stream_workers)))
+
+
+async def burst_after_idle(driver: Driver, plan: Plan) -> None:
+    for _ in range(plan.warmup):
+        await driver.call()
+    await asyncio.sleep(plan.idle)
+    driver.trial.phase_start = time.monotonic()
+    await asyncio.gather(*(driver.call() for _ in range(plan.idle_burst)))
+
+
+async def lanes(driver: Driver, plan: Plan) -> None:
+    """Bulk workers saturate the key; interactive calls arrive every ``lane_every`` seconds."""
+    stop = False
+
+    async def bulk_worker() -> None:
+        while not stop:
+            await driver.call("bulk")
+
+    bulk = [asyncio.create_task(bulk_worker()) for _ in range(plan.bulk_workers)]
+    await asyncio.sleep(1.0)  # the queue builds up and the key's window fills
+    start = driver.trial.phase_start = time.monotonic()
+    interactive: list[asyncio.Task[None]] = []
+    for i in range(round(plan.lane_seconds / plan.lane_every)):
+        interactive.append(asyncio.create_task(driver.call("interactive")))
+        await asyncio.sleep(max(0.0, start + (i + 1) * plan.lane_every - time.monotonic()))
+    await asyncio.gather(*interactive)
+    driver.trial.phase_end = time.monotonic()
+    stop = True
+    for task in bulk:
+        task.cancel()
+    await asyncio.gather(*bulk, return_exceptions=True)
+
+
+Scenario = Callable[[Driver, Plan], Awaitable[None]]
+
+
+async def run_trial(server: Server, contender: str, scenario: Scenario, plan: Plan) -> Trial:
+    trial = Trial(contender)
+    driver = Driver(contender, server, trial)
+    async with driver.tk:
+        await scenario(driver, plan)
+    await asyncio.sleep(0.2)  # let the server record the last answers (cancelled ones)
+    trial.arrivals = server.arrivals(driver.key_id)
+    return trial
+
+
+# -- measures -------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else math.nan
+
+
+@dataclass(frozen=True)
+class Row:
+    contender: str
+    sent: int
+    ok: int
+    rate_pct: float
+    rate_limited: int
+    errors: int
+    max_sent: int
+    max_accepted: int
+    pacing_p99_ms: float | None
+    jitter_p99_ms: float | None
+    tightest_span: float | None
+
+
+def measure(trial: Trial, *, paced: bool) -> Row:
+    phase = [(t, s) for t, s in trial.arrivals if t >= trial.phase_start]
+    accepted = [t for t, s in phase if s == 200]
+    elapsed = (phase[-1][0] - phase[0][0] + 1 / CAP) if phase else math.nan
+    sends = sorted(t for t, _ in trial.releases if t >= trial.phase_start)
+    pacing = jitter = None
+    if paced and len(sends) > 1:
+        first, n = sends[0], len(sends)
+        slope = (sends[-1] - first) / (n - 1)
+        pacing = 1e3 * percentile([abs(t - first - i / CAP) for i, t in enumerate(sends)], 0.99)
+        jitter = 1e3 * percentile([abs(t - first - i * slope) for i, t in enumerate(sends)], 0.99)
+    every = [t for t, _ in trial.arrivals]
+    spans = [every[i + CAP] - every[i] for i in range(len(every) - CAP)]
+    return Row(
+        contender=trial.contender,
+        sent=len(phase),
+        ok=len(accepted),
+        rate_pct=100 * len(accepted) / elapsed / CAP,
+        rate_limited=sum(1 for _, s in trial.arrivals if s == 429),
+        errors=trial.errors,
+        max_sent=max_in_window(every, 1.0),
+        max_accepted=max_in_window((t for t, s in trial.arrivals if s == 200), 1.0),
+        pacing_p99_ms=pacing,
+        jitter_p99_ms=jitter,
+        tightest_span=min(spans) if spans else None,
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    print(f"### {title}")
+    print()
+    print(
+        "| contender | ok / sent | achieved rate | 429s | max sent in any 1 s | "
+        "max accepted in any 1 s | p99 pacing error (ms) | p99 jitter (ms) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        errors = f" (+{r.errors} other errors)" if r.errors else ""
+        print(
+            f"| {r.contender} | {r.ok} / {r.sent}{errors} | {r.rate_pct:.1f}% | {r.rate_limited} "
+            f"| {r.max_sent} | {r.max_accepted} | {_ms(r.pacing_p99_ms)} | "
+            f"{_ms(r.jitter_p99_ms)} |"
+        )
+    print()
+
+
+def lag_diagnostics(name: str, trial: Trial) -> str:
+    """Client grant -> server arrival, pairing the k-th grant with the k-th arrival (FIFO)."""
+    sends = sorted(t for t, _ in trial.releases)
+    arrivals = [t for t, _ in trial.arrivals]
+    lags = [a - s for s, a in zip(sends, arrivals, strict=False)]
+    if not lags:
+        return f"| {name} | — | — | — | — | — |"
+    every = arrivals
+    spans = [every[i + CAP] - every[i] for i in range(len(every) - CAP)]
+    tight = f"{min(spans):.4f}" if spans else "—"
+    return (
+        f"| {name} | {1e3 * lags[0]:.2f} | {1e3 * percentile(lags, 0.5):.2f} | "
+        f"{1e3 * percentile(lags, 0.99):.2f} | {1e3 * max(lags):.2f} | {tight} |"
+    )
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+SCENARIOS: tuple[tuple[str, str, Scenario], ...] = (
+    ("a", "cold burst", cold_burst),
+    ("b", "steady stream", steady_stream),
+    ("c", "burst after idle", burst_after_idle),
+)
+
+
+async def run(plan: Plan, server_mode: str) -> bool:
+    fake: FakeTightknit | None = None
+    process: ProcessServer | None = None
+    server: Server
+    if server_mode == "inline":
+        fake = FakeTightknit(rate_limit=CAP)
+        await fake.start()
+        server = InlineServer(fake)
+    else:
+        process = ProcessServer()
+        server = process
+    verdicts: list[tuple[bool, str]] = []
+    started = time.monotonic()
+    try:
+        describe = {
+            "a": f"a cold burst of {plan.burst} GETs fired at once",
+            "b": f"a steady stream for {plan.stream_seconds:g} s from {plan.stream_workers} "
+            "workers looping (each starts no request after that; requests already queued go)",
+            "c": f"{plan.warmup} requests one by one, {plan.idle:g} s idle, then a burst of "
+            f"{plan.idle_burst} (rates and pacing over the burst)",
+        }
+        diagnostics: list[str] = []
+        for letter, name, scenario in SCENARIOS:
+            rows = []
+            for contender in CONTENDERS:
+                trial = await run_trial(server, contender, scenario, plan)
+                rows.append(measure(trial, paced=contender != "no limiter"))
+                if contender in (OURS, "AsyncLimiter(1, 1/50)"):
+                    diagnostics.append(lag_diagnostics(f"({letter}) {contender}", trial))
+            print_table(f"({letter}) {name}: {describe[letter]}", rows)
+            ours = rows[0]
+            verdicts += [
+                (ours.rate_pct >= 99.0, f"({letter}) ours achieved {ours.rate_pct:.2f}% >= 99%"),
+                (ours.rate_limited == 0, f"({letter}) ours 429s = {ours.rate_limited} (want 0)"),
+                (ours.max_sent <= CAP, f"({letter}) ours max sent in any 1 s = {ours.max_sent}"),
+                (ours.errors == 0, f"({letter}) ours other errors = {ours.errors} (want 0)"),
+            ]
+            sys.stdout.flush()
+
+        print(
+            f"### (d) interactive lane: {plan.bulk_workers} bulk workers keep the key saturated "
+            f"while an interactive GET arrives every {1e3 * plan.lane_every:.0f} ms for "
+            f"{plan.lane_seconds:g} s"
+        )
+        print()
+        print(
+            "| contender | interactive calls | wait p50 (ms) | wait p95 (ms) | wait max (ms) "
+            "| bulk throughput (req/s) | 429s |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for contender in LANE_CONTENDERS:
+            trial = await run_trial(server, contender, lanes, plan)
+            waits = [1e3 * w for w in trial.waits["interactive"]]
+            window = trial.phase_end - trial.phase_start
+            bulk_rate = (
+                sum(
+                    1
+                    for t, lane in trial.releases
+                    if lane == "bulk" and trial.phase_start <= t < trial.phase_end
+                )
+                / window
+            )
+            limited = sum(1 for _, s in trial.arrivals if s == 429)
+            p95 = percentile(waits, 0.95)
+            print(
+                f"| {contender} | {len(waits)} | {percentile(waits, 0.5):.1f} | {p95:.1f} | "
+                f"{max(waits):.1f} | {bulk_rate:.1f} | {limited} |"
+            )
+            if contender == OURS:
+                verdicts += [
+                    (p95 <= 50.0, f"(d) ours interactive wait p95 = {p95:.1f} ms <= 50 ms"),
+                    (limited == 0, f"(d) ours 429s = {limited} (want 0)"),
+                ]
+        print()
+        print("### diagnostics: client grant -> server arrival (k-th grant paired with k-th arrival)")
+        print()
+        print(
+            "| trial | first request lag (ms) | lag p50 (ms) | lag p99 (ms) | lag max (ms) "
+            "| tightest span of 51 consecutive arrivals (s) |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for line in diagnostics:
+            print(line)
+        print()
+    finally:
+        if fake is not None:
+            await fake.close()
+        if process is not None:
+            process.close()
+    print(f"total benchmark time: {time.monotonic() - started:.0f} s")
+    print()
+    for passed, line in verdicts:
+        print(f"{'PASS' if passed else 'FAIL'} {line}")
+    return all(passed for passed, _ in verdicts)
+
+
+DEFINITIONS = """\
+Definitions (times are time.monotonic on one machine, shared by client and server):
+- ok / sent: requests of the scenario's phase answered 200 / that reached the server.
+- achieved rate: accepted / (last arrival - first arrival + 1/50 s), arrivals at the server within
+  the phase (for (c) the burst only), as % of 50/s. The 1/50 s counts the last request's own slot,
+  so a schedule exactly 20 ms apart scores 100%. An unpaced client can score over 100% on a
+  sub-second burst: the cap holds per 1 s window, not over shorter spans.
+- 429s: answered 429 over the whole trial (max_retries=0, so each is a failed call).
+- max sent / accepted in any 1 s: the most arrivals (any status / 200 only) in any half-open
+  1-second window [t, t + 1) at the server, whole trial. The server refuses the 51st, so accepted
+  can never pass 50; "sent" shows what the client attempted.
+- p99 pacing error: for request i of the phase in the order the limiter released it (the client
+  clock right after `async with limiter:` is entered, or our governor grants), |release_i -
+  (release_0 + i/50 s)|; the 99th percentile (nearest rank). It includes drift: ours paces 0.5%
+  below the cap on purpose (T = 1.005 s / 50 = 20.1 ms, the 5 ms margin), so it falls behind
+  the ideal schedule by 0.1 ms per request.
+- p99 jitter: the same against the contender's own mean interval instead of 20 ms,
+  |release_i - (release_0 + i * (release_last - release_0) / (n - 1))|: irregularity without
+  the drift. A burst shows up in both.
+- interactive wait: from calling tk.request to the limiter letting it go (our governor's lane
+  grant; entering `async with limiter` for aiolimiter). Bulk throughput: bulk releases per second
+  while interactive calls arrive.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="short durations, for a smoke run")
+    parser.add_argument(
+        "--server",
+        choices=("process", "inline"),
+        default="process",
+        help="FakeTightknit in a subprocess (default) or on the benchmark's own event loop",
+    )
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    where = (
+        "in a subprocess (its own event loop)"
+        if args.server == "process"
+        else "on the benchmark's own event loop"
+    )
+    print(f"## Rate governor at the {CAP} req/s cap{' (--quick)' if args.quick else ''}")
+    print()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
+        f"aiolimiter {aiolimiter.__version__}, tightknit_async {__version__}"
+    )
+    print(
+        f"server: FakeTightknit(rate_limit={CAP}) on 127.0.0.1 {where}; GET {PATH}; every "
+        "contender and scenario on a fresh key and a fresh client; one run, one trial per cell"
+    )
+    print()
+    print(DEFINITIONS)
+    sys.stdout.flush()
+    ok = asyncio.run(run(plan, args.server))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
