@@ -57,7 +57,7 @@ Step = tuple[float, "float | None"]  # (now, since)
     [
         (
             "no burst: slots exactly T apart",
-            lambda: GCRA(10, margin=0),
+            lambda: GCRA(10, margin=0, cold_margin=0),
             [(0.0, None)] * 4,
             [0.0, 0.1, 0.2, 0.3],
         ),
@@ -69,49 +69,49 @@ Step = tuple[float, "float | None"]  # (now, since)
         ),
         (
             "a rate below one per second",
-            lambda: GCRA(0.5, margin=0),
+            lambda: GCRA(0.5, margin=0, cold_margin=0),
             [(0.0, None)] * 3,
             [0.0, 2.0, 4.0],
         ),
         (
             "burst 3 back to back, then T apart, then the window log holds the second",
-            lambda: GCRA(10, burst=3, margin=0),
+            lambda: GCRA(10, burst=3, margin=0, cold_margin=0),
             [(0.0, None)] * 14,
             [0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0, 1.0, 1.0, 1.1],
         ),
         (
             "requests that come slower than T go at once",
-            lambda: GCRA(10, margin=0),
+            lambda: GCRA(10, margin=0, cold_margin=0),
             [(0.0, None), (0.5, None), (0.55, None), (2.0, None)],
             [0.0, 0.5, 0.6, 2.0],
         ),
         (
             "after idle the schedule restarts from now: no credit banked beyond the burst",
-            lambda: GCRA(10, burst=2, margin=0),
+            lambda: GCRA(10, burst=2, margin=0, cold_margin=0),
             [(0.0, None), (5.0, None), (5.0, None), (5.0, None)],
             [0.0, 5.0, 5.0, 5.1],
         ),
         (
             "a queued waiter granted 50 ms late does not push the next slot back",
-            lambda: GCRA(10, margin=0),
+            lambda: GCRA(10, margin=0, cold_margin=0),
             [(0.0, None), (0.15, 0.0), (0.15, 0.0)],
             [0.0, 0.15, 0.2],
         ),
         (
             "without `since` the same lateness pushes the next slot back",
-            lambda: GCRA(10, margin=0),
+            lambda: GCRA(10, margin=0, cold_margin=0),
             [(0.0, None), (0.15, None), (0.15, None)],
             [0.0, 0.15, 0.25],
         ),
         (
             "a stall longer than T lets one more through at once, then spacing resumes",
-            lambda: GCRA(10, margin=0),
+            lambda: GCRA(10, margin=0, cold_margin=0),
             [(0.0, 0.0), (0.35, 0.0), (0.35, 0.0), (0.35, 0.0)],
             [0.0, 0.35, 0.35, 0.45],
         ),
         (
             "the margin keeps limit + 1 slots at least 1 + margin apart",
-            lambda: GCRA(2, burst=2, margin=0.25),
+            lambda: GCRA(2, burst=2, margin=0.25, cold_margin=0),
             [(0.0, None)] * 5,
             [0.0, 0.0, 1.25, 1.25, 2.5],
         ),
@@ -184,7 +184,7 @@ def test_decrease_1_pauses_without_slowing_down() -> None:
 
 
 def test_no_burst_straight_after_a_pause() -> None:
-    core = GCRA(10, burst=5, margin=0)
+    core = GCRA(10, burst=5, margin=0, cold_margin=0)
     core.rate_limited(0.0, 1.0)  # rate 5/s: T = 0.2
     assert [core.book(0.0) for _ in range(3)] == pytest.approx([1.0, 1.2, 1.4])
 
@@ -200,7 +200,7 @@ def test_a_negative_pause_counts_as_none() -> None:
 
 @pytest.mark.parametrize(("ahead", "slot"), [(0, 0.0), (1, 0.1), (9, 0.9), (10, 1.0), (25, 2.5)])
 def test_projected_is_exact_on_a_fresh_book(ahead: int, slot: float) -> None:
-    assert GCRA(10, margin=0).projected(0.0, ahead) == pytest.approx(slot)
+    assert GCRA(10, margin=0, cold_margin=0).projected(0.0, ahead) == pytest.approx(slot)
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -328,13 +328,33 @@ def test_never_more_than_limit_in_any_window(pattern: str, seed: int) -> None:
         assert not [t for t in grants if start < t < end]
 
 
-@pytest.mark.parametrize(("lateness", "floor"), [(0.0, 0.995), (0.002, 0.99)])
+@pytest.mark.parametrize(("lateness", "floor"), [(0.0, 0.994), (0.002, 0.99)])
 def test_throughput_of_a_saturated_minute_is_at_least_99_percent(
     lateness: float, floor: float
 ) -> None:
     rng = random.Random(7)
     rate = 50.0
     grants, _ = _drive(GCRA(rate), [0.0] * 3000, rng, lateness=lateness, pauses=0.0)
-    achieved = (len(grants) - 1) / (grants[-1] - grants[0])
+    achieved = (len(grants) - 1) / (grants[-1] - grants[0])  # one cold start included
     assert achieved >= floor * rate
     assert max_in_window(grants) == 50
+
+
+def test_cold_start_defers_only_the_slots_pairing_with_the_first_window() -> None:
+    """After a cold start the first window's slots are logged cold_margin later (they open new
+    connections and reach the server late): the second window starts that much later, once."""
+    core = GCRA(10, margin=0, cold_margin=0.05)
+    slots = [core.book(0.0) for _ in range(30)]
+    assert slots[:10] == pytest.approx([i * 0.1 for i in range(10)])
+    assert slots[10:20] == pytest.approx([1.05 + i * 0.1 for i in range(10)])
+    assert slots[20:30] == pytest.approx([2.05 + i * 0.1 for i in range(10)])  # warm: no more
+    # a whole window without a booking is a cold start again
+    later = [core.book(10.0) for _ in range(11)]
+    assert later[10] == pytest.approx(11.05)
+
+
+def test_cold_margin_is_validated() -> None:
+    with pytest.raises(ValueError, match="cold_margin"):
+        GCRA(10, cold_margin=1.0)
+    with pytest.raises(ValueError, match="cold_margin"):
+        GCRA(10, cold_margin=-0.1)

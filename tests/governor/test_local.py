@@ -57,7 +57,7 @@ def test_implements_the_rate_governor_protocol() -> None:
 
 def test_grants_are_paced_and_fifo_within_a_lane(run: VirtualRunner) -> None:
     async def main() -> Recorder:
-        recorder = Recorder(Governor(10, margin=0))
+        recorder = Recorder(Governor(10, margin=0, cold_margin=0))
         for i in range(25):
             recorder.start(f"w{i}")
         await recorder.settle()
@@ -152,7 +152,7 @@ def test_a_cancelled_waiter_gives_its_place_to_the_next(run: VirtualRunner) -> N
     async def main() -> Recorder:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, VirtualClockLoop)
-        recorder = Recorder(Governor(10, margin=0))
+        recorder = Recorder(Governor(10, margin=0, cold_margin=0))
         assert recorder.governor.try_acquire_nowait()
         for name in ("a", "b", "c", "d"):
             recorder.start(name)
@@ -180,7 +180,7 @@ def test_a_waiter_cancelled_just_after_its_grant_hands_the_slot_on(run: VirtualR
     async def main() -> Recorder:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, VirtualClockLoop)
-        recorder = Recorder(Governor(10, margin=0))
+        recorder = Recorder(Governor(10, margin=0, cold_margin=0))
         assert recorder.governor.try_acquire_nowait()
         for name in ("a", "b", "c"):
             recorder.start(name)
@@ -241,7 +241,7 @@ def test_max_wait_fails_fast_when_the_queue_is_too_long(run: VirtualRunner) -> N
 def test_max_wait_estimate_matches_the_actual_wait(run: VirtualRunner) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        governor = Governor(50)
+        governor = Governor(50, cold_margin=0)
         waiters = [asyncio.ensure_future(governor.acquire("bulk")) for _ in range(30)]
         waiters += [asyncio.ensure_future(governor.acquire()) for _ in range(30)]
         await _tick()
@@ -269,7 +269,7 @@ def test_max_wait_zero_takes_a_free_slot_or_raises(run: VirtualRunner) -> None:
 def test_max_wait_bounds_the_actual_wait(run: VirtualRunner) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        governor = Governor(10, margin=0)
+        governor = Governor(10, margin=0, cold_margin=0)
         assert governor.try_acquire_nowait()
         patient = asyncio.ensure_future(governor.acquire("bulk", max_wait=0.5))
         await _tick()
@@ -308,7 +308,7 @@ def test_a_429_pause_longer_than_max_wait_times_the_waiter_out(run: VirtualRunne
 
 def test_deadlines_of_granted_waiters_do_not_pile_up(run: VirtualRunner) -> None:
     async def main() -> None:
-        governor = Governor(50, bulk_share=0.01)  # bulk: one grant in 100
+        governor = Governor(50, bulk_share=0.01, cold_margin=0)  # bulk: one grant in 100
         assert governor.try_acquire_nowait()
         slow = asyncio.ensure_future(governor.acquire("bulk", max_wait=3.0))
         await _tick()
@@ -354,7 +354,7 @@ def test_a_429_pauses_everybody_lowers_the_rate_and_it_climbs_back(
 
     async def main() -> Recorder:
         loop = asyncio.get_running_loop()
-        recorder = Recorder(Governor(50))
+        recorder = Recorder(Governor(50, cold_margin=0))
         for i in range(1500):
             recorder.start(f"w{i}", "bulk")
         await asyncio.sleep(2.0)
@@ -396,7 +396,7 @@ def test_without_retry_after_the_pause_is_about_a_second(run: VirtualRunner) -> 
 
 
 def test_statistics_and_repr(run: VirtualRunner) -> None:
-    governor = Governor(10, margin=0)
+    governor = Governor(10, margin=0, cold_margin=0)
     fresh = governor.statistics()
     assert (fresh.granted, fresh.waiting, fresh.timed_out, fresh.rate_limited) == (0, 0, 0, 0)
     assert (fresh.rate, fresh.current_rate, fresh.paused_for) == (10.0, 10.0, 0.0)
@@ -428,7 +428,7 @@ def test_statistics_and_repr(run: VirtualRunner) -> None:
 
 def test_five_thousand_waiters(run: VirtualRunner) -> None:
     async def main() -> Recorder:
-        recorder = Recorder(Governor(50))
+        recorder = Recorder(Governor(50, cold_margin=0))
         for i in range(5000):
             recorder.start(f"{'ib'[i % 2]}{i}", "bulk" if i % 2 else "interactive")
         await _tick()

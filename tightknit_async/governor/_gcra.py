@@ -19,11 +19,18 @@ A booking at ``now`` for a request that has been waiting since ``since <= now`` 
 
     earliest = max(TAT - tau,                GCRA: theoretical arrival time, less the tolerance
                    sent[-limit] + span,      window log: one span after the slot `limit` places back
-                   sent[-1],                 slots never go backwards
+                   last,                     slots never go backwards
                    paused_until)             nothing during a 429 pause
     slot     = max(now, earliest)
     TAT     := max(TAT, earliest, since) + T
-    sent    := (sent + [slot])[-limit:]
+    last    := slot
+    sent    := (sent + [slot + cold])[-limit:]
+
+``cold`` is ``cold_margin`` for the slots of the first window after a cold start (no slot booked
+for at least ``WINDOW``, or none ever), else 0. Requests sent then open new connections (TCP, and
+TLS against the real API), so they reach the server later than the requests that follow them on
+warm connections; the log counts them as sent ``cold_margin`` later, which delays only the slots
+that pair with them one window on. Its cost is at most ``cold_margin`` once per cold start.
 
 Two mechanisms, two jobs:
 
@@ -73,6 +80,7 @@ from collections.abc import Iterable
 from typing import Final
 
 __all__ = [
+    "DEFAULT_COLD_MARGIN",
     "DEFAULT_DECREASE",
     "DEFAULT_MARGIN",
     "DEFAULT_RECOVERY",
@@ -87,6 +95,9 @@ WINDOW: Final = 1.0
 
 DEFAULT_MARGIN: Final = 0.005
 """Seconds of slack added to every window: the send-time jitter tolerated (costs 0.5 % of rate)."""
+
+DEFAULT_COLD_MARGIN: Final = 0.05
+"""Extra slack for the slots of the first window after a cold start (new connections)."""
 
 DEFAULT_DECREASE: Final = 0.5
 """After a 429 the rate in force drops to this fraction of itself."""
@@ -108,6 +119,8 @@ class GCRA:
         rate: the configured rate ``R`` in requests per second (> 0).
         burst: slots that may go back to back after idle, ``1 <= burst <= limit``.
         margin: seconds added to every window, ``0 <= margin < WINDOW``.
+        cold_margin: more seconds for the slots of the first window after a cold start,
+            ``0 <= cold_margin < WINDOW``.
         decrease: the factor a 429 multiplies the rate in force by, ``0 < decrease <= 1``.
         recovery: the fraction of ``rate`` regained per second after a pause, ``> 0``.
 
@@ -117,7 +130,9 @@ class GCRA:
 
     __slots__ = (
         "_climb_from",
+        "_cold_until",
         "_decreased_at",
+        "_last",
         "_low",
         "_paused_until",
         "_sent",
@@ -125,6 +140,7 @@ class GCRA:
         "_tat",
         "_tau",
         "burst",
+        "cold_margin",
         "decrease",
         "limit",
         "margin",
@@ -138,6 +154,7 @@ class GCRA:
         *,
         burst: int = 1,
         margin: float = DEFAULT_MARGIN,
+        cold_margin: float = DEFAULT_COLD_MARGIN,
         decrease: float = DEFAULT_DECREASE,
         recovery: float = DEFAULT_RECOVERY,
     ) -> None:
@@ -153,6 +170,8 @@ class GCRA:
             )
         if not 0 <= margin < WINDOW:
             raise ValueError(f"margin must be >= 0 and < {WINDOW:g} s, got {margin!r}")
+        if not 0 <= cold_margin < WINDOW:
+            raise ValueError(f"cold_margin must be >= 0 and < {WINDOW:g} s, got {cold_margin!r}")
         if not 0 < decrease <= 1:
             raise ValueError(f"decrease must be > 0 and <= 1, got {decrease!r}")
         if not (math.isfinite(recovery) and recovery > 0):
@@ -161,6 +180,9 @@ class GCRA:
         self.limit = limit
         self.burst = burst
         self.margin = margin
+        self.cold_margin = cold_margin
+        self._last = -math.inf  # the latest slot booked
+        self._cold_until = -math.inf  # slots before this are logged cold_margin later
         self.decrease = decrease
         self.recovery = recovery
         self._span = WINDOW + margin
@@ -191,15 +213,13 @@ class GCRA:
     def earliest(self) -> float:
         """The earliest time the next slot may be booked for (``-inf`` for a fresh instance).
 
-        ``max(TAT - tau, sent[-limit] + span, sent[-1], paused_until)``: a slot is free at any
+        ``max(TAT - tau, sent[-limit] + span, last, paused_until)``: a slot is free at any
         time from then on.
         """
-        slot = max(self._tat - self._tau, self._paused_until)
+        slot = max(self._tat - self._tau, self._paused_until, self._last)
         sent = self._sent
-        if sent:
-            slot = max(slot, sent[-1])
-            if len(sent) == self.limit:
-                slot = max(slot, sent[0] + self._span)
+        if len(sent) == self.limit:
+            slot = max(slot, sent[0] + self._span)
         return slot
 
     def book(self, now: float, since: float | None = None) -> float:
@@ -215,7 +235,10 @@ class GCRA:
         slot = max(now, earliest)
         arrival = now if since is None else min(since, now)
         self._tat = max(self._tat, earliest, arrival) + self.interval(now)
-        self._sent.append(slot)
+        if slot - self._last >= WINDOW:  # a cold start: nothing booked for a whole window
+            self._cold_until = slot + WINDOW
+        self._last = slot
+        self._sent.append(slot + self.cold_margin if slot < self._cold_until else slot)
         return slot
 
     def projected(self, now: float, ahead: int) -> float:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Final, TypedDict
 
-from ._gcra import DEFAULT_DECREASE, DEFAULT_MARGIN, DEFAULT_RECOVERY, GCRA
+from ._gcra import DEFAULT_COLD_MARGIN, DEFAULT_DECREASE, DEFAULT_MARGIN, DEFAULT_RECOVERY, GCRA
 
 __all__ = ["GovernorOptions", "GovernorSettings"]
 
@@ -28,6 +28,9 @@ class GovernorSettings:
             sends reaching the server up to this much later than the send ``limit`` places before
             them still never make ``limit + 1`` in a window. Long-run throughput is
             ``limit / (1 + margin)``.
+        cold_margin: more slack for the grants of the first window after a cold start (no grant
+            for a whole window): requests then open new connections and reach the server late.
+            Costs at most this much once per cold start (``0 <= cold_margin < 1``).
         bulk_share: the least share of grants the ``bulk`` lane gets while both lanes wait
             (``0 < bulk_share <= 0.5``), applied as one grant in every ``round(1 / bulk_share)``.
         decrease: after a 429 the rate in force is multiplied by this (``0 < decrease <= 1``).
@@ -43,6 +46,7 @@ class GovernorSettings:
     rate: float
     burst: int = 1
     margin: float = DEFAULT_MARGIN
+    cold_margin: float = DEFAULT_COLD_MARGIN
     bulk_share: float = DEFAULT_BULK_SHARE
     decrease: float = DEFAULT_DECREASE
     recovery: float = DEFAULT_RECOVERY
@@ -73,6 +77,7 @@ class GovernorSettings:
             self.rate,
             burst=self.burst,
             margin=self.margin,
+            cold_margin=self.cold_margin,
             decrease=self.decrease,
             recovery=self.recovery,
         )
@@ -86,6 +91,7 @@ class GovernorOptions(TypedDict, total=False):
 
     burst: int
     margin: float
+    cold_margin: float
     bulk_share: float
     decrease: float
     recovery: float
