@@ -12,7 +12,8 @@ retried away) to ``FakeTightknit(rate_limit=50)``, which accepts at most 50 requ
 
 Scenarios: (a) a cold burst fired at once; (b) a steady stream from more workers than the cap
 serves; (c) a burst after idle (a few requests, an idle gap, then the burst); (d) interactive
-requests every 100 ms while hundreds of bulk requests keep the key saturated. Every contender and
+requests every 100 ms while hundreds of bulk requests keep the key saturated; (e) ours alone, from
+a cold start many times over (a rare late first send shows only over many). Every contender and
 scenario gets a fresh API key (``add_key()``), so server windows never interact and ours gets a
 fresh governor; a fresh client too, so every trial starts with a cold connection pool.
 
@@ -32,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import gc
 import math
 import multiprocessing
 import os
@@ -47,8 +50,14 @@ import aiohttp
 import aiolimiter
 from aiolimiter import AsyncLimiter
 
-from tightknit_async import AsyncTightknit, RateLimitError, TightknitError, __version__
-from tightknit_async.governor import GovernorStatistics, RateGovernor, governor_for, max_in_window
+from tightknit_async import AsyncTightknit, Priority, RateLimitError, TightknitError, __version__
+from tightknit_async.governor import (
+    GovernorSettings,
+    GovernorStatistics,
+    RateGovernor,
+    governor_for,
+    max_in_window,
+)
 from tightknit_async.testing import FakeTightknit
 
 CAP = 50
@@ -70,10 +79,41 @@ class Plan:
     lane_seconds: float  # (d) how long interactive requests keep arriving
     lane_every: float  # (d) seconds between interactive requests
     bulk_workers: int  # (d) bulk workers, each looping (so about this many queued)
+    cold_starts: int  # (e) cold bursts of CAP + 5 requests, each on a fresh key and client
 
 
-FULL = Plan(500, 20.0, 60, 5, 5.0, 200, 10.0, 0.1, 300)
-QUICK = Plan(100, 3.0, 60, 3, 1.5, 60, 3.0, 0.1, 100)
+FULL = Plan(500, 20.0, 60, 5, 5.0, 200, 10.0, 0.1, 300, 25)
+QUICK = Plan(100, 3.0, 60, 3, 1.5, 60, 3.0, 0.1, 100, 5)
+
+
+class GcPauses:
+    """Every garbage collection in this process while active: (start, end, generation)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float, int]] = []
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.monotonic()
+        else:
+            self.pauses.append((self._started, time.monotonic(), info["generation"]))
+
+    def longest(self, start: float, end: float) -> tuple[float, int]:
+        """The longest pause overlapping [start, end]: (milliseconds, generation), or (0, -1)."""
+        inside = [(b - a, g) for a, b, g in self.pauses if a <= end and b >= start]
+        if not inside:
+            return 0.0, -1
+        length, generation = max(inside)
+        return 1e3 * length, generation
+
 
 # -- the server: a subprocess (default) or on this loop -------------------------------------------
 
@@ -163,13 +203,15 @@ class _Recorder:
     def __init__(self, inner: RateGovernor, trial: Trial) -> None:
         self.inner, self.trial = inner, trial
 
-    async def acquire(self, priority: str = "interactive", *, max_wait: float | None = None) -> None:
+    async def acquire(
+        self, priority: Priority = "interactive", *, max_wait: float | None = None
+    ) -> None:
         started = time.monotonic()
-        await self.inner.acquire(priority, max_wait=max_wait)  # type: ignore[arg-type]
+        await self.inner.acquire(priority, max_wait=max_wait)
         self.trial.released(priority, started)
 
-    def try_acquire_nowait(self, priority: str = "interactive") -> bool:
-        return self.inner.try_acquire_nowait(priority)  # type: ignore[arg-type]
+    def try_acquire_nowait(self, priority: Priority = "interactive") -> bool:
+        return self.inner.try_acquire_nowait(priority)
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
         self.inner.on_rate_limited(retry_after)
@@ -183,8 +225,10 @@ class Trial:
     """One contender's run of one scenario: what the client did and what the server saw."""
 
     contender: str
-    releases: list[tuple[float, str]] = field(default_factory=list)  # (time, lane)
-    waits: dict[str, list[float]] = field(default_factory=lambda: {"interactive": [], "bulk": []})
+    releases: list[tuple[float, Priority]] = field(default_factory=list)  # (time, lane)
+    waits: dict[Priority, list[float]] = field(
+        default_factory=lambda: {"interactive": [], "bulk": []}
+    )
     ok: int = 0
     rate_limited: int = 0
     errors: int = 0
@@ -192,7 +236,7 @@ class Trial:
     phase_start: float = 0.0  # client and server times from here on are "the scenario"
     phase_end: float = math.inf
 
-    def released(self, lane: str, since: float) -> None:
+    def released(self, lane: Priority, since: float) -> None:
         now = time.monotonic()
         self.releases.append((now, lane))
         self.waits[lane].append(now - since)
@@ -220,11 +264,11 @@ class Driver:
                 self.limiter = AsyncLimiter(1, 1 / CAP)
         self.paced_by_us = contender == OURS
 
-    async def call(self, lane: str = "interactive") -> None:
+    async def call(self, lane: Priority = "interactive") -> None:
         trial, started = self.trial, time.monotonic()
         try:
             if self.paced_by_us:
-                await self.tk.request("GET", PATH, priority=lane)  # type: ignore[arg-type]
+                await self.tk.request("GET", PATH, priority=lane)
             elif self.limiter is not None:
                 async with self.limiter:
                     trial.released(lane, started)
@@ -291,6 +335,8 @@ async def lanes(driver: Driver, plan: Plan) -> None:
 
 
 Scenario = Callable[[Driver, Plan], Awaitable[None]]
+Verdicts = list[tuple[bool | None, str]]
+"""(passed, what): None for a number reported without a target."""
 
 
 async def run_trial(server: Server, contender: str, scenario: Scenario, plan: Plan) -> Trial:
@@ -377,20 +423,51 @@ def print_table(title: str, rows: list[Row]) -> None:
     print()
 
 
-def lag_diagnostics(name: str, trial: Trial) -> str:
-    """Client grant -> server arrival, pairing the k-th grant with the k-th arrival (FIFO)."""
-    sends = sorted(t for t, _ in trial.releases)
-    arrivals = [t for t, _ in trial.arrivals]
-    lags = [a - s for s, a in zip(sends, arrivals, strict=False)]
-    if not lags:
-        return f"| {name} | — | — | — | — | — |"
-    every = arrivals
-    spans = [every[i + CAP] - every[i] for i in range(len(every) - CAP)]
-    tight = f"{min(spans):.4f}" if spans else "—"
-    return (
-        f"| {name} | {1e3 * lags[0]:.2f} | {1e3 * percentile(lags, 0.5):.2f} | "
-        f"{1e3 * percentile(lags, 0.99):.2f} | {1e3 * max(lags):.2f} | {tight} |"
-    )
+@dataclass(frozen=True)
+class Lag:
+    """Client grant -> server arrival for one trial, pairing the k-th grant with the k-th arrival
+    (both in time order: FIFO, and paced requests do not overtake each other on loopback)."""
+
+    first_ms: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    tightest_span: float | None  # min over i of arrival[i + 50] - arrival[i], every status
+    gc_ms: float  # the longest GC pause in this process during the trial
+    gc_generation: int
+
+    @classmethod
+    def of(cls, trial: Trial, pauses: GcPauses) -> Lag | None:
+        sends = sorted(t for t, _ in trial.releases)
+        arrivals = [t for t, _ in trial.arrivals]
+        lags = [1e3 * (a - s) for s, a in zip(sends, arrivals, strict=False)]
+        if not lags:
+            return None
+        spans = [arrivals[i + CAP] - arrivals[i] for i in range(len(arrivals) - CAP)]
+        gc_ms, generation = pauses.longest(sends[0], arrivals[-1])
+        return cls(
+            first_ms=lags[0],
+            p50_ms=percentile(lags, 0.5),
+            p99_ms=percentile(lags, 0.99),
+            max_ms=max(lags),
+            tightest_span=min(spans) if spans else None,
+            gc_ms=gc_ms,
+            gc_generation=generation,
+        )
+
+    def cells(self) -> str:
+        tight = "—" if self.tightest_span is None else f"{self.tightest_span:.4f}"
+        collected = f"{self.gc_ms:.1f} (gen {self.gc_generation})" if self.gc_ms else "none"
+        return (
+            f"{self.first_ms:.2f} | {self.p50_ms:.2f} | {self.p99_ms:.2f} | {self.max_ms:.2f} "
+            f"| {tight} | {collected}"
+        )
+
+
+LAG_HEADER = (
+    "| first request lag (ms) | lag p50 (ms) | lag p99 (ms) | lag max (ms) "
+    "| tightest span of 51 consecutive arrivals (s) | longest GC pause in the trial (ms) |"
+)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -400,6 +477,123 @@ SCENARIOS: tuple[tuple[str, str, Scenario], ...] = (
     ("b", "steady stream", steady_stream),
     ("c", "burst after idle", burst_after_idle),
 )
+
+
+async def paced_scenarios(
+    server: Server, plan: Plan, pauses: GcPauses, verdicts: Verdicts
+) -> list[str]:
+    """(a), (b), (c): a table each; returns the diagnostics rows of the paced trials."""
+    describe = {
+        "a": f"a cold burst of {plan.burst} GETs fired at once",
+        "b": f"a steady stream for {plan.stream_seconds:g} s from {plan.stream_workers} workers "
+        "looping (none starts a request after that; those already queued still go)",
+        "c": f"{plan.warmup} requests one by one, {plan.idle:g} s idle, then a burst of "
+        f"{plan.idle_burst} (rate and pacing over the burst)",
+    }
+    diagnostics: list[str] = []
+    for letter, name, scenario in SCENARIOS:
+        rows = []
+        for contender in CONTENDERS:
+            trial = await run_trial(server, contender, scenario, plan)
+            rows.append(measure(trial, paced=contender != "no limiter"))
+            lag = Lag.of(trial, pauses)
+            if contender in (OURS, "AsyncLimiter(1, 1/50)") and lag is not None:
+                diagnostics.append(f"| ({letter}) {contender} | {lag.cells()} |")
+        print_table(f"({letter}) {name}: {describe[letter]}", rows)
+        ours = rows[0]
+        if letter == "b" and plan.stream_seconds >= 20:  # DESIGN's target: a 20 s stream
+            verdicts.append(
+                (ours.rate_pct >= 99.0, f"(b) ours achieved {ours.rate_pct:.2f}% >= 99%")
+            )
+        else:  # a burst pays the one-off cold-start allowance on a few seconds' work
+            why = "the 99% target is for a 20 s stream" if letter == "b" else "no target"
+            verdicts.append((None, f"({letter}) ours achieved {ours.rate_pct:.2f}% ({why})"))
+        verdicts += [
+            (ours.rate_limited == 0, f"({letter}) ours 429s = {ours.rate_limited} (want 0)"),
+            (ours.max_sent <= CAP, f"({letter}) ours max sent in any 1 s = {ours.max_sent}"),
+            (ours.errors == 0, f"({letter}) ours other errors = {ours.errors} (want 0)"),
+        ]
+        sys.stdout.flush()
+    return diagnostics
+
+
+async def interactive_lane(server: Server, plan: Plan, verdicts: Verdicts) -> None:
+    """(d): interactive waits while bulk saturates the key."""
+    print(
+        f"### (d) interactive lane: {plan.bulk_workers} bulk workers keep the key saturated "
+        f"while an interactive GET arrives every {1e3 * plan.lane_every:.0f} ms for "
+        f"{plan.lane_seconds:g} s"
+    )
+    print()
+    print(
+        "| contender | interactive calls | wait p50 (ms) | wait p95 (ms) | wait max (ms) "
+        "| bulk throughput (req/s) | 429s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for contender in LANE_CONTENDERS:
+        trial = await run_trial(server, contender, lanes, plan)
+        waits = [1e3 * w for w in trial.waits["interactive"]]
+        start, end = trial.phase_start, trial.phase_end
+        bulk = sum(1 for t, lane in trial.releases if lane == "bulk" and start <= t < end)
+        limited = sum(1 for _, s in trial.arrivals if s == 429)
+        p95 = percentile(waits, 0.95)
+        print(
+            f"| {contender} | {len(waits)} | {percentile(waits, 0.5):.1f} | {p95:.1f} | "
+            f"{max(waits):.1f} | {bulk / (end - start):.1f} | {limited} |"
+        )
+        if contender == OURS:
+            verdicts += [
+                (p95 <= 50.0, f"(d) ours interactive wait p95 = {p95:.1f} ms <= 50 ms"),
+                (limited == 0, f"(d) ours 429s = {limited} (want 0)"),
+            ]
+    print()
+    sys.stdout.flush()
+
+
+async def cold_starts(server: Server, plan: Plan, pauses: GcPauses, verdicts: Verdicts) -> None:
+    """(e): ours from a cold start, many times: a fresh key, client and pool each time."""
+    burst = CAP + 5
+    one = dataclasses.replace(plan, burst=burst)
+    lags: list[Lag] = []
+    limited: list[int] = []
+    for _ in range(plan.cold_starts):
+        trial = await run_trial(server, OURS, cold_burst, one)
+        lag = Lag.of(trial, pauses)
+        if lag is not None:
+            lags.append(lag)
+            limited.append(sum(1 for _, s in trial.arrivals if s == 429))
+    hit = sum(1 for n in limited if n)
+    firsts = [lag.first_ms for lag in lags]
+    spans = [lag.tightest_span for lag in lags if lag.tightest_span is not None]
+    print(
+        f"### (e) ours from a cold start, {len(lags)} times: a fresh key, client and connection "
+        f"pool, {burst} GETs at once (the first lap of the window)"
+    )
+    print()
+    print(
+        "| cold starts | with a 429 | first request lag p50 / p95 / max (ms) | tightest span of "
+        "51 arrivals min / median (s) | GC pauses over 5 ms |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| {len(lags)} | {hit} | {percentile(firsts, 0.5):.2f} / {percentile(firsts, 0.95):.2f}"
+        f" / {max(firsts):.2f} | {min(spans):.4f} / {percentile(spans, 0.5):.4f} "
+        f"| {sum(1 for lag in lags if lag.gc_ms > 5)} |"
+    )
+    print()
+    odd = [
+        (i, lag, n)
+        for i, (lag, n) in enumerate(zip(lags, limited, strict=True))
+        if n or (lag.tightest_span is not None and lag.tightest_span < 1.0 + 0.002)
+    ]
+    if odd:
+        print(f"| cold start | 429s {LAG_HEADER}")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for i, lag, n in odd:
+            print(f"| #{i + 1} | {n} | {lag.cells()} |")
+        print()
+    verdicts.append((hit == 0, f"(e) ours cold starts with a 429: {hit} of {len(lags)} (want 0)"))
+    sys.stdout.flush()
 
 
 async def run(plan: Plan, server_mode: str) -> bool:
@@ -413,76 +607,17 @@ async def run(plan: Plan, server_mode: str) -> bool:
     else:
         process = ProcessServer()
         server = process
-    verdicts: list[tuple[bool, str]] = []
+    verdicts: Verdicts = []
     started = time.monotonic()
     try:
-        describe = {
-            "a": f"a cold burst of {plan.burst} GETs fired at once",
-            "b": f"a steady stream for {plan.stream_seconds:g} s from {plan.stream_workers} "
-            "workers looping (each starts no request after that; requests already queued go)",
-            "c": f"{plan.warmup} requests one by one, {plan.idle:g} s idle, then a burst of "
-            f"{plan.idle_burst} (rates and pacing over the burst)",
-        }
-        diagnostics: list[str] = []
-        for letter, name, scenario in SCENARIOS:
-            rows = []
-            for contender in CONTENDERS:
-                trial = await run_trial(server, contender, scenario, plan)
-                rows.append(measure(trial, paced=contender != "no limiter"))
-                if contender in (OURS, "AsyncLimiter(1, 1/50)"):
-                    diagnostics.append(lag_diagnostics(f"({letter}) {contender}", trial))
-            print_table(f"({letter}) {name}: {describe[letter]}", rows)
-            ours = rows[0]
-            verdicts += [
-                (ours.rate_pct >= 99.0, f"({letter}) ours achieved {ours.rate_pct:.2f}% >= 99%"),
-                (ours.rate_limited == 0, f"({letter}) ours 429s = {ours.rate_limited} (want 0)"),
-                (ours.max_sent <= CAP, f"({letter}) ours max sent in any 1 s = {ours.max_sent}"),
-                (ours.errors == 0, f"({letter}) ours other errors = {ours.errors} (want 0)"),
-            ]
-            sys.stdout.flush()
-
-        print(
-            f"### (d) interactive lane: {plan.bulk_workers} bulk workers keep the key saturated "
-            f"while an interactive GET arrives every {1e3 * plan.lane_every:.0f} ms for "
-            f"{plan.lane_seconds:g} s"
-        )
+        with GcPauses() as pauses:
+            diagnostics = await paced_scenarios(server, plan, pauses, verdicts)
+            await interactive_lane(server, plan, verdicts)
+            await cold_starts(server, plan, pauses, verdicts)
+        print("### diagnostics: client grant -> server arrival, paced trials of (a) to (c)")
         print()
-        print(
-            "| contender | interactive calls | wait p50 (ms) | wait p95 (ms) | wait max (ms) "
-            "| bulk throughput (req/s) | 429s |"
-        )
+        print(f"| trial {LAG_HEADER}")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for contender in LANE_CONTENDERS:
-            trial = await run_trial(server, contender, lanes, plan)
-            waits = [1e3 * w for w in trial.waits["interactive"]]
-            window = trial.phase_end - trial.phase_start
-            bulk_rate = (
-                sum(
-                    1
-                    for t, lane in trial.releases
-                    if lane == "bulk" and trial.phase_start <= t < trial.phase_end
-                )
-                / window
-            )
-            limited = sum(1 for _, s in trial.arrivals if s == 429)
-            p95 = percentile(waits, 0.95)
-            print(
-                f"| {contender} | {len(waits)} | {percentile(waits, 0.5):.1f} | {p95:.1f} | "
-                f"{max(waits):.1f} | {bulk_rate:.1f} | {limited} |"
-            )
-            if contender == OURS:
-                verdicts += [
-                    (p95 <= 50.0, f"(d) ours interactive wait p95 = {p95:.1f} ms <= 50 ms"),
-                    (limited == 0, f"(d) ours 429s = {limited} (want 0)"),
-                ]
-        print()
-        print("### diagnostics: client grant -> server arrival (k-th grant paired with k-th arrival)")
-        print()
-        print(
-            "| trial | first request lag (ms) | lag p50 (ms) | lag p99 (ms) | lag max (ms) "
-            "| tightest span of 51 consecutive arrivals (s) |"
-        )
-        print("|---|---:|---:|---:|---:|---:|")
         for line in diagnostics:
             print(line)
         print()
@@ -494,8 +629,8 @@ async def run(plan: Plan, server_mode: str) -> bool:
     print(f"total benchmark time: {time.monotonic() - started:.0f} s")
     print()
     for passed, line in verdicts:
-        print(f"{'PASS' if passed else 'FAIL'} {line}")
-    return all(passed for passed, _ in verdicts)
+        print(f"{'INFO' if passed is None else 'PASS' if passed else 'FAIL'} {line}")
+    return all(passed is not False for passed, _ in verdicts)
 
 
 DEFINITIONS = """\
@@ -512,14 +647,21 @@ Definitions (times are time.monotonic on one machine, shared by client and serve
 - p99 pacing error: for request i of the phase in the order the limiter released it (the client
   clock right after `async with limiter:` is entered, or our governor grants), |release_i -
   (release_0 + i/50 s)|; the 99th percentile (nearest rank). It includes drift: ours paces 0.5%
-  below the cap on purpose (T = 1.005 s / 50 = 20.1 ms, the 5 ms margin), so it falls behind
-  the ideal schedule by 0.1 ms per request.
+  below the cap on purpose (T = (1 s + margin) / 50 = 20.1 ms), so it falls behind the ideal
+  schedule by 0.1 ms per request, plus the cold-start allowance once.
 - p99 jitter: the same against the contender's own mean interval instead of 20 ms,
   |release_i - (release_0 + i * (release_last - release_0) / (n - 1))|: irregularity without
   the drift. A burst shows up in both.
 - interactive wait: from calling tk.request to the limiter letting it go (our governor's lane
   grant; entering `async with limiter` for aiolimiter). Bulk throughput: bulk releases per second
   while interactive calls arrive.
+- lag (diagnostics, (e)): server arrival - client release, the k-th release paired with the k-th
+  arrival. Our governor books request i + 50 no sooner than 1 s + margin after request i's release
+  (+ cold_margin in the first window after a cold start), but the server counts arrivals: request
+  i + 50 earns a 429 when request i's lag exceeds request i + 50's by more than that slack, which
+  shows as a "tightest span" (the least arrival[i + 50] - arrival[i]) under 1 s. The first
+  request of a fresh pool also opens its TCP connection; a GC pause in the client between a
+  release and its send delays that send too (pauses recorded with gc.callbacks, this process).
 """
 
 
@@ -550,6 +692,7 @@ def main() -> None:
         f"server: FakeTightknit(rate_limit={CAP}) on 127.0.0.1 {where}; GET {PATH}; every "
         "contender and scenario on a fresh key and a fresh client; one run, one trial per cell"
     )
+    print(f"ours: {GovernorSettings(rate=CAP)}")
     print()
     print(DEFINITIONS)
     sys.stdout.flush()
