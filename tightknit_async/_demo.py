@@ -1,94 +1,116 @@
-"""``tightknit-async demo``: concurrent creates and reads against the embedded fake server.
+"""``tightknit-async demo``: a bulk member import against the embedded fake server.
 
-The fake server enforces the real rules (50 requests per key in any 1-second window, idempotency)
-and injects faults: some 503s, and connections dropped after a member was already created. The
-demo shows the client pacing itself, retrying, and creating every member exactly once.
+It writes a CSV of generated members to a temporary directory and imports it through the same
+code as ``tightknit-async import members`` (validation, the bulk engine in the ``bulk`` lane,
+the journal, the progress display, the summary), against an in-process :class:`FakeTightknit`
+that enforces the real rules (a per-key limit in any 1-second window, idempotency) and injects
+faults: 3% 503s, and five connections dropped after the member was saved. Then it shows the
+exactly-once evidence from the server's ledger, and runs the same command again: the journal
+skips every row and nothing is sent.
+
+``--rate`` raises both the fake server's limit and the client's rate (the Makefile passes 400 so
+the demo takes seconds); the real API allows 50 requests per second.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+import csv
+import io
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
 
-from ._client import AsyncTightknit
-from ._exceptions import TightknitError
-from .idempotency import idempotency_key_for
+from ._import import ImportOptions, import_members
 from .testing import FakeTightknit
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "write_members"]
+
+API_RATE: float = 50.0
+_MEMBERS_PATH = "/admin/v0/members"
 
 
-async def run_demo(*, creates: int = 200, reads: int = 150, quiet: bool = False) -> int:
-    """Run the demo; return 0 when every call succeeded and every member exists exactly once."""
+def write_members(path: Path, count: int) -> None:
+    """Write ``count`` generated members as ``email,full_name,avatar_url_original`` CSV."""
+    first = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia")
+    last = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman")
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("email", "full_name", "avatar_url_original"))
+        for i in range(count):
+            name = f"{first[i % len(first)]} {last[i % len(last)]}"
+            avatar = f"https://avatars.example.com/{i}.png" if i % 3 == 0 else ""
+            writer.writerow((f"member{i:05d}@example.com", name, avatar))
 
-    def say(line: str) -> None:
-        if not quiet:
-            print(line, flush=True)
 
-    async with FakeTightknit() as fake:
+async def run_demo(*, members: int = 2000, rate: float = API_RATE, quiet: bool = False) -> int:
+    """Run the demo; return 0 when every row was imported exactly once and the re-run sent
+    nothing."""
+    out = io.StringIO() if quiet else sys.stdout
+    err = io.StringIO() if quiet else sys.stderr
+
+    def say(line: str = "") -> None:
+        print(line, file=out, flush=True)
+
+    limit = max(1, int(rate))
+    at_rate = (
+        f"at {rate:g} req/s test rate; the real API allows 50"
+        if rate != API_RATE
+        else "at the API's 50 req/s cap"
+    )
+    async with FakeTightknit(rate_limit=limit) as fake:
         fake.faults.error_rate = 0.03
         fake.faults.drop_after_apply = 5
-        say(f"fake Tightknit server on {fake.url} (50 req/s per key, 3% 503s, 5 dropped replies)")
-        failures: list[str] = []
-        replays = 0
-        async with AsyncTightknit(api_key=fake.api_key, base_url=fake.url) as tk:
-            me = await tk.request("GET", "/admin/v0/api_key/me")
-            say(f"key belongs to community {me.data['data']['community']['name']!r}")
-            feeds = await tk.request("GET", "/admin/v0/feeds", params={"per_page": 100})
-            feed_ids = [feed["id"] for feed in feeds.data["data"]["records"]]
-            events = await tk.request(
-                "GET", "/admin/v0/calendar_events", params={"time_filter": "all", "per_page": 100}
+        say(
+            f"fake Tightknit server on {fake.url}: {limit} requests per key in any 1 s window, "
+            "3% injected 503s, 5 replies dropped after the member was saved"
+        )
+        with tempfile.TemporaryDirectory(prefix="tightknit-demo-") as tmp:
+            path = Path(tmp) / "members.csv"
+            write_members(path, members)
+            options = ImportOptions(
+                file=path,
+                concurrency=32,
+                rate=rate,
+                api_key=fake.api_key,
+                base_url=fake.url,
+                grace=5.0,
             )
-            event_ids = [event["id"] for event in events.data["data"]["records"]]
-
-            async def create(i: int) -> None:
-                nonlocal replays
-                body = {"email": f"member{i}@example.com", "full_name": f"Demo Member{i}"}
-                try:
-                    response = await tk.request(
-                        "POST",
-                        "/admin/v0/members",
-                        json=body,
-                        idempotency_key=idempotency_key_for("demo-members", i),
-                    )
-                except TightknitError as exc:
-                    failures.append(f"create {i}: {exc}")
-                else:
-                    replays += response.replayed
-
-            async def read(i: int) -> None:
-                if i % 2 and event_ids:
-                    path = f"/admin/v0/calendar_events/{event_ids[i % len(event_ids)]}"
-                else:
-                    path = f"/admin/v0/feeds/{feed_ids[i % len(feed_ids)]}"
-                try:
-                    await tk.request("GET", path)
-                except TightknitError as exc:
-                    failures.append(f"read {path}: {exc}")
-
-            say(f"sending {creates} creates and {reads} reads at once ...")
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(create(i) for i in range(creates)), *(read(i) for i in range(reads))
+            flag = f" --rate {rate:g}" if rate != API_RATE else ""
+            say(f"wrote {members:,} generated members to {path.name}")
+            say()
+            say(f"run 1: $ tightknit-async import members {path.name}{flag}   ({at_rate})")
+            first = await import_members(
+                options, stdout=out, stderr=err, log_interval=1.0, note=f"at {rate:g} req/s"
             )
-            elapsed = time.perf_counter() - started
-            stats = tk.statistics()
-
-        created = {entry.resource_id for entry in fake.ledger if entry.path == "/admin/v0/members"}
-        duplicates = len([e for e in fake.ledger if e.path == "/admin/v0/members"]) - len(created)
-        rate = stats.attempts / elapsed if elapsed else 0.0
-        say("")
-        say(f"  calls                {stats.calls}")
-        say(f"  HTTP attempts        {stats.attempts}")
-        say(f"  retries              {stats.retries}")
-        say(f"  replays (exactly-once after a dropped reply)  {replays}")
-        say(f"  429s seen            {stats.rate_limited}")
-        say(f"  time                 {elapsed:.2f} s")
-        say(f"  achieved rate        {rate:.1f} req/s ({rate / 50:.0%} of the 50 req/s cap)")
-        say(f"  max in any 1 s window at the server  {fake.max_in_window(1.0)}")
-        say(f"  members created      {len(created)} of {creates}, duplicates {duplicates}")
-        for line in failures[:10]:
-            say(f"  FAILED {line}")
-        ok = not failures and len(created) == creates and duplicates == 0
-        say("demo: OK" if ok else "demo: FAILED")
-        return 0 if ok else 1
+            entries = [e for e in fake.ledger if e.path == _MEMBERS_PATH and e.method == "POST"]
+            per_member = Counter(entry.resource_id for entry in entries)
+            duplicates = sum(count - 1 for count in per_member.values())
+            stats = fake.stats
+            window = fake.max_in_window(1.0)
+            say()
+            say("what the server saw (its ledger of applied changes):")
+            say(f"  members applied          {len(per_member):,} of {members:,}")
+            say(f"  applied twice            {duplicates}  (exactly once: 0)")
+            say(f"  injected faults          {stats.faults_injected} (503s and dropped replies)")
+            say(f"  dropped replies          {stats.dropped_connections} (saved, reply lost)")
+            say(f"  replays                  {stats.replays} (retries answered from the cache)")
+            say(f"  429s                     {stats.rate_limited}")
+            say(f"  max in any 1 s window    {window} (limit {limit}; {at_rate})")
+            say()
+            say(f"run 2: $ tightknit-async import members {path.name}{flag}   (the same again)")
+            requests_before = stats.requests
+            second = await import_members(options, stdout=out, stderr=err, log_interval=1.0)
+            sent = fake.stats.requests - requests_before
+            say(f"  requests sent in run 2   {sent}  (the journal skipped every row)")
+    ok = (
+        first == 0
+        and second == 0
+        and len(per_member) == members
+        and duplicates == 0
+        and sent == 0
+        and window <= limit
+    )
+    say()
+    say("demo: OK" if ok else "demo: FAILED")
+    return 0 if ok else 1

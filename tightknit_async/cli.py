@@ -1,4 +1,8 @@
-"""The ``tightknit-async`` command line: ``demo``, ``serve-fake``, ``request``."""
+"""The ``tightknit-async`` command line: ``import members``, ``request``, ``serve-fake``, ``demo``.
+
+Exit status: 0 on success; 1 when the work failed (a request, a row); 2 for bad input or
+settings; 130 after Ctrl-C (143 after SIGTERM during an import).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 
 from . import _codec
 from ._exceptions import APIStatusError, TightknitError
+from ._import import add_import_parser
 from ._types import NOT_GIVEN
 from ._version import __version__
 
@@ -24,9 +29,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run concurrent creates and reads against the fake server")
-    demo.add_argument("--creates", type=int, default=200, help="members to create (default 200)")
-    demo.add_argument("--reads", type=int, default=150, help="reads to make (default 150)")
+    demo = sub.add_parser(
+        "demo", help="import members through the CLI path against the embedded fake server"
+    )
+    demo.add_argument(
+        "--members", type=int, default=2000, help="members in the generated file (default 2000)"
+    )
+    demo.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="the fake server's limit and the client's rate, req/s (default 50, the API's cap)",
+    )
+
+    add_import_parser(sub)
 
     serve = sub.add_parser("serve-fake", help="run the embedded fake Tightknit server")
     serve.add_argument("--port", type=int, default=8040, help="port on 127.0.0.1 (default 8040)")
@@ -62,6 +78,24 @@ async def _request(method: str, path: str, data: str | None, key: str | None) ->
     return 0
 
 
+def _import_command(args: argparse.Namespace) -> int:
+    import logging
+
+    from ._import import EXIT_INTERRUPTED, EXIT_USAGE, import_members, options_from_args
+
+    try:
+        options = options_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not logging.getLogger().handlers:  # the journal's warnings, on stderr
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(import_members(options))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tightknit-async`` script; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -69,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from ._demo import run_demo
 
-            return asyncio.run(run_demo(creates=args.creates, reads=args.reads))
+            if args.members < 1 or not args.rate > 0:
+                print("error: --members must be >= 1 and --rate > 0", file=sys.stderr)
+                return 2
+            return asyncio.run(run_demo(members=args.members, rate=args.rate))
+        if args.command == "import":
+            return _import_command(args)
         if args.command == "serve-fake":
             from .testing import serve_forever
 

@@ -1,0 +1,1042 @@
+"""Bulk jobs: stream any number of items through an async callable, bounded, resumable.
+
+::
+
+    from tightknit_async.bulk import run_bulk
+    from tightknit_async.journal import Journal
+
+    async with AsyncTightknit() as tk, Journal("members.sqlite3") as journal:
+        summary = await run_bulk(
+            rows,                                      # any iterable or async iterable
+            lambda item: tk.members.create(**item.value, **item.options),
+            job="crm-sync-2026-11",                    # names the job: keys and journal rows
+            key=lambda row: row["email"],              # a stable id per item
+            concurrency=16,
+            error_budget=0.05,                         # stop if more than 5% fail
+            journal=journal,                           # resume after a crash, skip what is done
+        )
+    print(summary.succeeded, summary.failed, summary.rate)
+
+How it works:
+
+- ``concurrency`` workers (an anyio task group: structured concurrency, nothing outlives the
+  call) pull items from the input lazily, a chunk of ``batch_size`` at a time. Memory is bounded
+  by ``concurrency + batch_size`` items, whatever the input's length; outcomes are streamed to
+  ``on_result`` or :meth:`BulkJob.results` and counted, not kept (``keep_results=True`` keeps
+  them).
+- ``fn`` receives a :class:`BulkItem`: the item (``.value``), its id, and ``.options`` to pass to
+  any resource method or ``request()``: ``idempotency_key=idempotency_key_for(job, item_id)``
+  (stable across runs, so a re-run replays instead of applying twice) and ``priority="bulk"``
+  (the governor serves interactive calls of the same key first).
+- Each item's outcome is an :class:`ItemResult`: its result or the exception ``fn`` raised
+  (a failure of that item, never of the job), HTTP attempts and whether it was a replay (read
+  from a result with ``attempts``/``replayed`` such as an ``APIResponse``, or given through
+  :meth:`BulkItem.observe`), and whether a journal skipped it.
+- ``error_budget`` (a count, a ratio, or an :class:`ErrorBudget`) stops taking new items once
+  exceeded; the items in flight finish; :meth:`BulkJob.run` then raises
+  :class:`ErrorBudgetExceeded` carrying the summary. :meth:`BulkJob.stop` stops the same way.
+- Cancellation (Ctrl-C under ``asyncio.run``, a cancelled task): no new item starts; items in
+  flight get ``cancel_grace`` seconds to finish (their calls are shielded), then are abandoned;
+  the journal is flushed; :attr:`BulkJob.summary` says where it stopped (``resume_index``, the
+  abandoned ids); the cancellation propagates.
+- With a :class:`~tightknit_async.journal.Journal`, items done in an earlier run of the same
+  ``job`` are skipped, unfinished ones resent with the same key (see that module for exactly
+  what is and is not guaranteed past the server's 1-hour replay window).
+
+Errors of the input itself (its iterator, the ``key`` function), of the journal or of the hooks
+stop the job: in-flight items get the ``cancel_grace`` to finish, the journal is flushed, then
+the error propagates (``summary.stopped == "error"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Final, Generic, Literal, TypeAlias, TypeVar, cast
+
+import anyio
+import anyio.lowlevel
+
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    GovernorTimeoutError,
+    IdempotencyKeyError,
+    RequestValidationError,
+    TightknitError,
+)
+from ._progress import Progress, ProgressDisplay
+from .idempotency import idempotency_key_for
+from .journal import ItemClaim, Journal, RunStart
+from .resources._base import RequestOptions
+
+__all__ = [
+    "BulkItem",
+    "BulkJob",
+    "BulkSummary",
+    "DuplicateItemError",
+    "ErrorBudget",
+    "ErrorBudgetExceeded",
+    "ItemResult",
+    "Progress",
+    "ProgressDisplay",
+    "UncertainItemError",
+    "run_bulk",
+]
+
+logger: Final = logging.getLogger("tightknit_async.bulk")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Stopped: TypeAlias = Literal["completed", "error_budget", "stopped", "cancelled", "error"]
+"""How a run ended: every item taken; the error budget ran out; :meth:`BulkJob.stop` (or the
+consumer of :meth:`BulkJob.results` left early); cancelled; an error of the input, a hook or
+the journal."""
+
+DEFAULT_CONCURRENCY: Final = 8
+DEFAULT_CANCEL_GRACE: Final = 5.0
+_RATE_WINDOW: Final = 10.0
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+class ErrorBudgetExceeded(TightknitError):
+    """More items failed than the job's :class:`ErrorBudget` allows; ``summary`` tells the rest."""
+
+    def __init__(self, summary: BulkSummary[object, object], budget: ErrorBudget) -> None:
+        super().__init__(
+            f"bulk job {summary.job!r} stopped: {summary.failed} of "
+            f"{summary.succeeded + summary.failed} items failed, over the error budget "
+            f"({budget}); {summary.succeeded} succeeded, {summary.skipped} skipped"
+        )
+        self.summary = summary
+        self.budget = budget
+
+
+class DuplicateItemError(TightknitError):
+    """The same item id came up twice in one run (detected with a journal); the later one is
+    not sent: with the same idempotency key it could only replay the first or be refused."""
+
+
+class UncertainItemError(TightknitError):
+    """Held, not sent (``uncertain="skip"``): an earlier run sent this item more than the replay
+    window ago and never learned the outcome, so sending it again might apply it twice."""
+
+
+# -- values --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBudget:
+    """When to give up: more than ``max_failures`` failed items, or a failed fraction above
+    ``max_ratio`` once at least ``min_items`` items were sent (so one early failure is not 100%).
+
+    ``ErrorBudget.coerce(10)`` is ``ErrorBudget(max_failures=10)``; ``coerce(0.05)`` is
+    ``ErrorBudget(max_ratio=0.05)``; ``coerce(0)`` stops at the first failure.
+    """
+
+    max_failures: int | None = None
+    max_ratio: float | None = None
+    min_items: int = 20
+
+    def __post_init__(self) -> None:
+        if self.max_failures is not None and (
+            isinstance(self.max_failures, bool)
+            or not isinstance(self.max_failures, int)
+            or self.max_failures < 0
+        ):
+            raise ValueError(f"max_failures must be an int >= 0, got {self.max_failures!r}")
+        if self.max_ratio is not None and not 0 <= self.max_ratio <= 1:
+            raise ValueError(f"max_ratio must be between 0 and 1, got {self.max_ratio!r}")
+        if isinstance(self.min_items, bool) or self.min_items < 1:
+            raise ValueError(f"min_items must be an int >= 1, got {self.min_items!r}")
+
+    @classmethod
+    def coerce(cls, value: ErrorBudget | int | float | None) -> ErrorBudget | None:
+        """An int is a failure count, a float in [0, 1) a ratio; ``None`` means no budget."""
+        if value is None or isinstance(value, ErrorBudget):
+            return value
+        if isinstance(value, bool):
+            raise TypeError("error_budget must be an int, a float, an ErrorBudget or None")
+        if isinstance(value, int):
+            return cls(max_failures=value)
+        if isinstance(value, float) and 0 <= value < 1:
+            return cls(max_ratio=value)
+        raise ValueError(
+            f"error_budget must be an int >= 0 (failures) or a float in [0, 1) (ratio), "
+            f"got {value!r}"
+        )
+
+    def exceeded(self, failed: int, sent: int) -> bool:
+        """Whether ``failed`` failures among ``sent`` items finished is over the budget."""
+        if self.max_failures is not None and failed > self.max_failures:
+            return True
+        return (
+            self.max_ratio is not None and sent >= self.min_items and failed > self.max_ratio * sent
+        )
+
+    def __str__(self) -> str:
+        parts = []
+        if self.max_failures is not None:
+            parts.append(f"at most {self.max_failures} failures")
+        if self.max_ratio is not None:
+            parts.append(f"at most {self.max_ratio:.1%} failed after {self.min_items} items")
+        return " or ".join(parts) or "unlimited"
+
+
+class BulkItem(Generic[T]):
+    """One item as ``fn`` receives it.
+
+    Attributes:
+        value: the item from the input.
+        id: its id (``key(value)``, else its position in the input), as a str.
+        index: its position in the input (0-based).
+        idempotency_key: ``idempotency_key_for(job, id)``: the same in every run of the job.
+        resumed: an earlier run of the job (per the journal) left it unfinished.
+        uncertain: ... and sent it longer ago than the server's replay window.
+    """
+
+    __slots__ = (
+        "_attempts",
+        "_replayed",
+        "id",
+        "idempotency_key",
+        "index",
+        "resumed",
+        "uncertain",
+        "value",
+    )
+
+    def __init__(self, value: T, *, id: str, index: int, idempotency_key: str) -> None:
+        self.value = value
+        self.id = id
+        self.index = index
+        self.idempotency_key = idempotency_key
+        self.resumed = False
+        self.uncertain = False
+        self._attempts: int | None = None
+        self._replayed: bool | None = None
+
+    @property
+    def options(self) -> RequestOptions:
+        """``{"idempotency_key": ..., "priority": "bulk"}``: pass as ``**item.options``."""
+        return {"idempotency_key": self.idempotency_key, "priority": "bulk"}
+
+    def observe(self, response: object) -> None:
+        """Take ``attempts`` and ``replayed`` from a response (an ``APIResponse``) for this
+        item's :class:`ItemResult`, when ``fn`` returns something that lacks them."""
+        attempts, replayed = _attempts_of(response), _replayed_of(response)
+        if attempts is not None:
+            self._attempts = (self._attempts or 0) + attempts
+        if replayed is not None:
+            self._replayed = bool(self._replayed) or replayed
+
+    def __repr__(self) -> str:
+        return f"<BulkItem #{self.index} id={self.id!r}>"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult(Generic[T, R]):
+    """The outcome of one item.
+
+    ``result`` is what ``fn`` returned, ``error`` what it raised (one of the two, unless the
+    item was ``skipped``: done in an earlier run, not sent). ``attempts``: HTTP attempts when
+    known (1 otherwise; 0 when skipped); ``replayed``: the answer was a replay.
+    """
+
+    index: int
+    item_id: str
+    item: T
+    result: R | None = None
+    error: Exception | None = None
+    attempts: int = 1
+    replayed: bool = False
+    skipped: bool = False
+    resumed: bool = False
+    uncertain: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Succeeded now, or done in an earlier run."""
+        return self.error is None
+
+    @property
+    def status(self) -> Literal["succeeded", "failed", "skipped"]:
+        if self.skipped:
+            return "skipped"
+        return "succeeded" if self.error is None else "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkSummary(Generic[T, R]):
+    """What a run did.
+
+    Attributes:
+        job: the job's name.
+        stopped: ``completed``, ``error_budget``, ``stopped``, ``cancelled`` or ``error``.
+        seen: items taken from the input.
+        succeeded, failed, skipped, replayed, created, updated: item counts (see
+            :class:`~tightknit_async.bulk.Progress`).
+        resumed: items an earlier run left unfinished, sent again with the same key.
+        uncertain: of those, items of unknown outcome older than the replay window.
+        attempts: HTTP attempts reported by results.
+        elapsed: seconds the run took; ``rate``: items sent per second (skips excluded).
+        not_started: items taken from the input but never sent (the run stopped first).
+        abandoned: ids of items still in flight when the cancel grace ran out (their outcome
+            is unknown; the journal keeps them ``in_flight``, and a re-run resends them).
+        resume_index: the input position from which some item did not finish: every item
+            before it is done (what to skip when restarting without a journal).
+        replay_window_expired: the journal found items of unknown outcome from a run older
+            than the server's replay window (logged as a WARNING).
+        failures: the first ``max_failure_samples`` failed items.
+        results: every outcome, in finishing order, when the job kept them.
+    """
+
+    job: str
+    stopped: Stopped
+    seen: int
+    succeeded: int
+    failed: int
+    skipped: int
+    replayed: int
+    created: int
+    updated: int
+    resumed: int
+    uncertain: int
+    attempts: int
+    elapsed: float
+    rate: float
+    not_started: int
+    abandoned: tuple[str, ...]
+    resume_index: int
+    replay_window_expired: bool
+    failures: tuple[ItemResult[T, R], ...] = ()
+    results: tuple[ItemResult[T, R], ...] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every item taken succeeded (or was done before) and the input was exhausted."""
+        return self.stopped == "completed" and self.failed == 0
+
+
+# -- the engine ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Tally:
+    seen: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    replayed: int = 0
+    created: int = 0
+    updated: int = 0
+    resumed: int = 0
+    uncertain: int = 0
+    attempts: int = 0
+    in_flight: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.succeeded + self.failed
+
+
+@dataclass(slots=True)
+class _Work(Generic[T]):
+    item: BulkItem[T]
+    claim: ItemClaim | None = None
+
+
+@dataclass(slots=True)
+class _RateMeter:
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=256))
+
+    def rate(self, now: float, sent: int, started: float) -> float:
+        samples = self.samples
+        samples.append((now, sent))
+        while len(samples) > 2 and now - samples[1][0] >= _RATE_WINDOW:
+            samples.popleft()
+        then, sent_then = samples[0]
+        if now - then < 1.0:  # too short a window: the average since the start
+            then, sent_then = started, 0
+        span = now - then
+        return (sent - sent_then) / span if span > 0 else 0.0
+
+
+class BulkJob(Generic[T, R]):
+    """One run of ``fn`` over ``items``; single use.
+
+    Args:
+        items: an iterable or async iterable, read lazily (never materialised). A sync
+            iterable is read on the event loop: wrap one that blocks (a network cursor) in an
+            async iterable.
+        fn: ``async fn(item: BulkItem[T]) -> R``; an ``Exception`` it raises fails that item.
+        job: the job's name: the namespace of the idempotency keys and the journal's rows.
+            Keep it for a re-run of the same work; change it for new work.
+        key: ``key(value)`` gives an item's id (stable across runs, unique in the job); by
+            default the item's position in the input, which only suits inputs that never
+            change order.
+        concurrency: items in flight at once (default 8). The rate governor paces the calls;
+            more concurrency than rate x latency only queues in the governor.
+        error_budget: see :class:`ErrorBudget`; ``None`` (default): never stop for failures.
+        journal: an open :class:`~tightknit_async.journal.Journal` to skip done items and
+            record outcomes.
+        on_progress: called with a :class:`Progress` every ``progress_interval`` seconds
+            (default 0.5) and once at the end (``finished=True``).
+        on_result: called with every :class:`ItemResult` as it finishes (:meth:`run` only).
+        keep_results: keep every :class:`ItemResult` in the summary (memory grows with the
+            input).
+        total: the number of items, for ETA; taken from ``len(items)`` when it has one.
+        cancel_grace: seconds in-flight items may take to finish once cancelled (default 5).
+        uncertain: what to do with items of unknown outcome older than the replay window:
+            ``"resend"`` (default; right for upserts) or ``"skip"`` (held, reported failed).
+        batch_size: items taken from the input (and claimed in the journal) at a time;
+            default ``max(2 * concurrency, 16)``, at most 500.
+        max_failure_samples: failed items kept in the summary (default 20).
+
+    Raises:
+        ValueError, TypeError: bad options.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[T] | AsyncIterable[T],
+        fn: Callable[[BulkItem[T]], Awaitable[R]],
+        *,
+        job: str,
+        key: Callable[[T], object] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        error_budget: ErrorBudget | int | float | None = None,
+        journal: Journal | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+        progress_interval: float = 0.5,
+        on_result: Callable[[ItemResult[T, R]], object] | None = None,
+        keep_results: bool = False,
+        total: int | None = None,
+        cancel_grace: float = DEFAULT_CANCEL_GRACE,
+        uncertain: Literal["resend", "skip"] = "resend",
+        batch_size: int | None = None,
+        max_failure_samples: int = 20,
+    ) -> None:
+        if not isinstance(job, str) or not job:
+            raise ValueError(f"job must be a non-empty str, got {job!r}")
+        _positive_int("concurrency", concurrency)
+        if batch_size is None:
+            batch_size = min(max(2 * concurrency, 16), 500)
+        _positive_int("batch_size", batch_size)
+        if not progress_interval > 0:
+            raise ValueError(f"progress_interval must be > 0, got {progress_interval!r}")
+        if not cancel_grace >= 0:
+            raise ValueError(f"cancel_grace must be >= 0 seconds, got {cancel_grace!r}")
+        if uncertain not in ("resend", "skip"):
+            raise ValueError(f"uncertain must be 'resend' or 'skip', got {uncertain!r}")
+        if isinstance(items, AsyncIterable):
+            self._async_source: AsyncIterator[T] | None = aiter(items)
+            self._sync_source: Iterator[T] | None = None
+        elif isinstance(items, Iterable):
+            self._sync_source, self._async_source = iter(items), None
+        else:
+            raise TypeError(f"items must be an iterable or async iterable, not {type(items)}")
+        if total is None and hasattr(items, "__len__"):
+            total = len(items)  # type: ignore[arg-type]
+        self.job = job
+        self.total = total
+        self._fn = fn
+        self._key = key
+        self._concurrency = concurrency
+        self._budget = ErrorBudget.coerce(error_budget)
+        self._journal = journal
+        self._on_progress = on_progress
+        self._progress_interval = progress_interval
+        self._on_result = on_result
+        self._keep_results = keep_results
+        self._cancel_grace = cancel_grace
+        self._resend_uncertain = uncertain == "resend"
+        self._batch_size = batch_size
+        self._max_failure_samples = max_failure_samples
+
+        self._used = False
+        self._tally = _Tally()
+        self._ready: deque[_Work[T]] = deque()
+        self._exhausted = False
+        self._next_index = 0
+        self._stop_reason: Stopped | None = None
+        self._cancelling = False
+        self._winding_down = False
+        self._workers_left = 0
+        self._lock = anyio.Lock()  # an adapter until first used on the loop
+        self._grace_deadline = math.inf
+        self._inflight: dict[int, anyio.CancelScope] = {}
+        self._abandoned: list[tuple[int, str]] = []
+        self._failures: list[ItemResult[T, R]] = []
+        self._results: list[ItemResult[T, R]] | None = [] if keep_results else None
+        self._run: RunStart | None = None
+        self._replay_window_expired = False
+        self._started = 0.0
+        self._finished_at: float | None = None
+        self._meter = _RateMeter()
+        self._summary: BulkSummary[T, R] | None = None
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def run(self) -> BulkSummary[T, R]:
+        """Run to the end and return the summary.
+
+        Raises:
+            ErrorBudgetExceeded: the error budget ran out (its ``summary`` has the counts).
+            BaseException: the cancellation, or an error of the input, a hook or the journal,
+                after in-flight items finished and the journal was flushed; :attr:`summary`
+                is set either way.
+        """
+        on_result = self._on_result
+
+        async def emit(result: ItemResult[T, R]) -> None:
+            if on_result is not None:
+                on_result(result)
+
+        try:
+            await self._drive(emit)
+        except BaseExceptionGroup as group:
+            raise _unwrap(group) from None
+        return self._finish_or_raise()
+
+    @asynccontextmanager
+    async def results(self) -> AsyncIterator[AsyncIterator[ItemResult[T, R]]]:
+        """Run while you iterate over the outcomes as they finish::
+
+            async with job.results() as outcomes:
+                async for outcome in outcomes:
+                    ...
+
+        Leaving the block before the end stops the job (in-flight items finish). At the end of
+        the block, :class:`ErrorBudgetExceeded` is raised if the budget ran out.
+        """
+        send, receive = anyio.create_memory_object_stream[ItemResult[T, R]](self._concurrency)
+
+        async def emit(result: ItemResult[T, R]) -> None:
+            # If the consumer left, the outcome is still counted and journaled.
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await send.send(result)
+
+        async def drive() -> None:
+            async with send:
+                await self._drive(emit)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(drive)
+                with receive:
+                    try:
+                        yield _iterate(receive)
+                    finally:
+                        if self._summary is None:
+                            self.stop()
+        except BaseExceptionGroup as group:
+            raise _unwrap(group) from None
+        self._finish_or_raise()
+
+    def stop(self) -> None:
+        """Take no new items; the ones in flight finish. The summary says ``stopped``."""
+        self._request_stop("stopped")
+
+    @property
+    def summary(self) -> BulkSummary[T, R] | None:
+        """The summary once the run ended (whichever way), else ``None``."""
+        return self._summary
+
+    def progress(self) -> Progress:
+        """A snapshot of the run now."""
+        return self._snapshot(finished=self._summary is not None)
+
+    def __repr__(self) -> str:
+        t = self._tally
+        state = self._summary.stopped if self._summary else "running" if self._used else "new"
+        return (
+            f"<BulkJob {self.job!r} {state} seen={t.seen} succeeded={t.succeeded} "
+            f"failed={t.failed} skipped={t.skipped} in_flight={t.in_flight}>"
+        )
+
+    # -- driving ---------------------------------------------------------------------------
+
+    async def _drive(self, emit: Callable[[ItemResult[T, R]], Awaitable[None]]) -> None:
+        if self._used:
+            raise RuntimeError("a BulkJob runs once; create another for another run")
+        self._used = True
+        self._started = anyio.current_time()
+        stopped: Stopped = "error"
+        try:
+            if self._journal is not None:
+                self._run = await self._journal.begin_run(self.job)
+                self._warn_if_stale(self._run, self._journal)
+            self._workers_left = self._concurrency
+            async with anyio.create_task_group() as tg:
+                # The guard shares the workers' task group, so a cancellation reaches it at the
+                # same moment as the workers (and starts the grace for shielded calls).
+                tg.start_soon(self._guard)
+                for _ in range(self._concurrency):
+                    tg.start_soon(self._worker, emit, tg.cancel_scope)
+            stopped = self._stop_reason or "completed"
+        except anyio.get_cancelled_exc_class():
+            stopped = "cancelled"
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(stopped)
+
+    async def _guard(self) -> None:
+        """Tick the progress hook; when cancelled (not at the normal end), start the grace."""
+        try:
+            if self._on_progress is None:
+                await anyio.sleep_forever()
+            while True:
+                await anyio.sleep(self._progress_interval)
+                self._report_progress(finished=False)
+        except anyio.get_cancelled_exc_class():
+            if not self._winding_down:
+                self._begin_grace()
+            raise
+
+    def _begin_grace(self) -> None:
+        self._cancelling = True
+        self._grace_deadline = anyio.current_time() + self._cancel_grace
+        for scope in self._inflight.values():
+            scope.deadline = min(scope.deadline, self._grace_deadline)
+
+    def _request_stop(self, reason: Stopped) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    async def _worker(
+        self, emit: Callable[[ItemResult[T, R]], Awaitable[None]], group: anyio.CancelScope
+    ) -> None:
+        try:
+            while True:
+                await anyio.lowlevel.checkpoint()  # a pending cancellation lands between items
+                work = await self._take()
+                if work is None:
+                    return
+                result = await self._process(work)
+                if result is not None:
+                    await emit(result)
+        finally:
+            self._workers_left -= 1
+            if self._workers_left == 0:  # the last worker out ends the guard
+                self._winding_down = True
+                group.cancel()
+
+    async def _take(self) -> _Work[T] | None:
+        """The next item, refilling from the input a batch at a time; ``None`` when done."""
+        while True:
+            if self._stop_reason is not None or self._cancelling:
+                return None
+            if self._ready:
+                return self._ready.popleft()
+            if self._exhausted:
+                return None
+            await self._refill()
+
+    async def _refill(self) -> None:
+        # One worker refills at a time: the others wait here, then find the batch ready.
+        async with self._lock:
+            if self._ready or self._exhausted or self._stop_reason or self._cancelling:
+                return
+            values = await self._pull(self._batch_size)
+            works: list[_Work[T]] = []
+            for index, value in enumerate(values, start=self._next_index):
+                item_id = self._id_of(value, index)  # may raise: then nothing of it was taken
+                key = idempotency_key_for(self.job, item_id)
+                works.append(_Work(BulkItem(value, id=item_id, index=index, idempotency_key=key)))
+            self._next_index += len(works)
+            self._tally.seen += len(works)
+            if self._journal is not None and self._run is not None and works:
+                pairs = [(w.item.id, w.item.idempotency_key) for w in works]
+                with anyio.CancelScope(shield=True):  # a claim must not be lost half-way
+                    claims = await self._journal.claim(
+                        self.job, self._run.run_id, pairs, resend_uncertain=self._resend_uncertain
+                    )
+                for work, claim in zip(works, claims, strict=True):
+                    work.claim = claim
+                    work.item.resumed = claim.resumed
+                    work.item.uncertain = claim.uncertain
+            self._ready.extend(works)
+
+    async def _pull(self, count: int) -> list[T]:
+        if self._sync_source is not None:
+            values = list(islice(self._sync_source, count))
+        else:
+            assert self._async_source is not None
+            values = []
+            while len(values) < count:
+                try:
+                    values.append(await anext(self._async_source))
+                except StopAsyncIteration:
+                    break
+        if len(values) < count:
+            self._exhausted = True
+        return values
+
+    def _id_of(self, value: T, index: int) -> str:
+        if self._key is None:
+            return str(index)
+        item_id = self._key(value)
+        if item_id is None or item_id == "":
+            raise ValueError(f"key() gave no id for item #{index}: {item_id!r}")
+        return str(item_id)
+
+    async def _process(self, work: _Work[T]) -> ItemResult[T, R] | None:
+        item, claim = work.item, work.claim
+        tally = self._tally
+        if claim is not None and claim.action != "send":
+            return self._settle_unsent(item, claim)
+        tally.resumed += item.resumed
+        tally.uncertain += item.uncertain
+        tally.in_flight += 1
+        started = anyio.current_time()
+        value: R | None = None
+        error: Exception | None = None
+        with anyio.CancelScope(shield=True) as scope:
+            if self._cancelling:
+                scope.deadline = self._grace_deadline
+            self._inflight[item.index] = scope
+            try:
+                value = await self._fn(item)
+            except Exception as exc:
+                error = exc
+            finally:
+                del self._inflight[item.index]
+                tally.in_flight -= 1
+        if scope.cancelled_caught or (scope.cancel_called and error is not None):
+            self._abandoned.append((item.index, item.id))
+            return None
+        attempts = item._attempts or _attempts_of(value) or 1
+        replayed = bool(item._replayed or _replayed_of(value) or _replayed_of(error))
+        result: ItemResult[T, R] = ItemResult(
+            index=item.index,
+            item_id=item.id,
+            item=item.value,
+            result=value,
+            error=error,
+            attempts=attempts,
+            replayed=replayed,
+            resumed=item.resumed,
+            uncertain=item.uncertain,
+            elapsed=anyio.current_time() - started,
+        )
+        tally.attempts += attempts
+        created = getattr(value, "created", None) if error is None else None
+        if error is None:
+            tally.succeeded += 1
+            tally.replayed += replayed
+            if isinstance(created, bool):
+                tally.created += created
+                tally.updated += not created
+        else:
+            tally.failed += 1
+        if self._journal is not None and self._run is not None:
+            self._journal.record(
+                self.job,
+                self._run.run_id,
+                item.id,
+                ok=error is None,
+                maybe_applied=error is not None and _maybe_applied(error),
+                status=_status_of(value if error is None else error),
+                outcome=None if error is not None else _outcome_name(created),
+                replayed=replayed,
+                attempts=attempts,
+                error=error,
+            )
+        self._keep(result)
+        return result
+
+    def _settle_unsent(self, item: BulkItem[T], claim: ItemClaim) -> ItemResult[T, R]:
+        tally = self._tally
+        if claim.action == "skip":
+            tally.skipped += 1
+            result: ItemResult[T, R] = ItemResult(
+                index=item.index, item_id=item.id, item=item.value, attempts=0, skipped=True
+            )
+        else:
+            error: Exception
+            if claim.action == "hold":
+                tally.uncertain += 1
+                error = UncertainItemError(
+                    f"item {item.id!r} was sent by an earlier run more than the replay window "
+                    "ago with no recorded outcome: held, not sent (uncertain='skip')"
+                )
+            else:
+                error = DuplicateItemError(
+                    f"item id {item.id!r} (#{item.index}) came up earlier in this run: not sent"
+                )
+            tally.failed += 1
+            result = ItemResult(
+                index=item.index,
+                item_id=item.id,
+                item=item.value,
+                error=error,
+                attempts=0,
+                resumed=claim.resumed,
+                uncertain=claim.uncertain,
+            )
+        self._keep(result)
+        return result
+
+    def _keep(self, result: ItemResult[T, R]) -> None:
+        if result.error is not None:
+            if len(self._failures) < self._max_failure_samples:
+                self._failures.append(result)
+            budget = self._budget
+            if budget is not None and budget.exceeded(self._tally.failed, self._tally.sent):
+                self._request_stop("error_budget")
+        if self._results is not None:
+            self._results.append(result)
+
+    # -- the end ---------------------------------------------------------------------------
+
+    async def _finish(self, stopped: Stopped) -> None:
+        self._finished_at = anyio.current_time()
+        not_started = list(self._ready)
+        self._ready.clear()
+        try:
+            journal, run = self._journal, self._run
+            if journal is not None and run is not None:
+                claims = [w.claim for w in not_started if w.claim is not None]
+                await journal.release(self.job, run.run_id, claims)
+                t = self._tally
+                await journal.end_run(
+                    run.run_id, stopped, succeeded=t.succeeded, failed=t.failed, skipped=t.skipped
+                )
+        finally:
+            unfinished = [w.item.index for w in not_started] + [i for i, _ in self._abandoned]
+            self._summary = self._make_summary(stopped, len(not_started), unfinished)
+            if stopped == "cancelled" or self._abandoned:
+                logger.warning(
+                    "bulk job %r %s: %d items finished, %d not started, %d abandoned in flight; "
+                    "every item before input position %d is done",
+                    self.job,
+                    stopped,
+                    self._tally.succeeded + self._tally.failed + self._tally.skipped,
+                    len(not_started),
+                    len(self._abandoned),
+                    self._summary.resume_index,
+                )
+            if self._on_progress is not None:
+                self._report_progress(finished=True)
+
+    def _finish_or_raise(self) -> BulkSummary[T, R]:
+        summary = self._summary
+        assert summary is not None
+        if summary.stopped == "error_budget":
+            assert self._budget is not None
+            raise ErrorBudgetExceeded(cast("BulkSummary[object, object]", summary), self._budget)
+        return summary
+
+    def _make_summary(
+        self, stopped: Stopped, not_started: int, unfinished: list[int]
+    ) -> BulkSummary[T, R]:
+        t = self._tally
+        elapsed = self._elapsed()
+        return BulkSummary(
+            job=self.job,
+            stopped=stopped,
+            seen=t.seen,
+            succeeded=t.succeeded,
+            failed=t.failed,
+            skipped=t.skipped,
+            replayed=t.replayed,
+            created=t.created,
+            updated=t.updated,
+            resumed=t.resumed,
+            uncertain=t.uncertain,
+            attempts=t.attempts,
+            elapsed=elapsed,
+            rate=t.sent / elapsed if elapsed > 0 else 0.0,
+            not_started=not_started,
+            abandoned=tuple(item_id for _, item_id in sorted(self._abandoned)),
+            resume_index=min(unfinished, default=self._next_index),
+            replay_window_expired=self._replay_window_expired,
+            failures=tuple(self._failures),
+            results=None if self._results is None else tuple(self._results),
+        )
+
+    def _elapsed(self) -> float:
+        if not self._used:
+            return 0.0
+        end = self._finished_at if self._finished_at is not None else anyio.current_time()
+        return end - self._started
+
+    def _snapshot(self, *, finished: bool) -> Progress:
+        t = self._tally
+        elapsed = self._elapsed()
+        if finished:
+            rate = t.sent / elapsed if elapsed > 0 else 0.0
+        else:
+            rate = self._meter.rate(self._started + elapsed, t.sent, self._started)
+        done = t.succeeded + t.failed + t.skipped
+        eta = None
+        if self.total is not None and rate > 0:
+            eta = max(self.total - done, 0) / rate
+        return Progress(
+            job=self.job,
+            total=self.total,
+            seen=t.seen,
+            done=done,
+            succeeded=t.succeeded,
+            failed=t.failed,
+            skipped=t.skipped,
+            replayed=t.replayed,
+            created=t.created,
+            updated=t.updated,
+            in_flight=t.in_flight,
+            elapsed=elapsed,
+            rate=rate,
+            eta=eta,
+            finished=finished,
+        )
+
+    def _report_progress(self, *, finished: bool) -> None:
+        assert self._on_progress is not None
+        self._on_progress(self._snapshot(finished=finished))
+
+    def _warn_if_stale(self, run: RunStart, journal: Journal) -> None:
+        if not run.stale:
+            return
+        self._replay_window_expired = True
+        age = time.time() - run.oldest_stale if run.oldest_stale is not None else math.nan
+        then = (
+            "they will be sent again with the same key and may be applied twice (harmless for "
+            "upserts such as members.create; pass uncertain='skip' to hold them instead)"
+            if self._resend_uncertain
+            else "they are held in state 'uncertain' and not sent (uncertain='skip')"
+        )
+        logger.warning(
+            "bulk job %r: %d item(s) of an earlier run have an unknown outcome (in flight when "
+            "it stopped, or failed without an answer) and were sent %.0f s ago, longer than the "
+            "server's %.0f s idempotency replay window: the server no longer replays their keys; "
+            "%s",
+            self.job,
+            run.stale,
+            age,
+            journal.replay_window,
+            then,
+        )
+
+
+async def run_bulk(
+    items: Iterable[T] | AsyncIterable[T],
+    fn: Callable[[BulkItem[T]], Awaitable[R]],
+    *,
+    job: str,
+    key: Callable[[T], object] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    error_budget: ErrorBudget | int | float | None = None,
+    journal: Journal | None = None,
+    on_progress: Callable[[Progress], object] | None = None,
+    progress_interval: float = 0.5,
+    on_result: Callable[[ItemResult[T, R]], object] | None = None,
+    keep_results: bool = False,
+    total: int | None = None,
+    cancel_grace: float = DEFAULT_CANCEL_GRACE,
+    uncertain: Literal["resend", "skip"] = "resend",
+    batch_size: int | None = None,
+    max_failure_samples: int = 20,
+) -> BulkSummary[T, R]:
+    """``await BulkJob(items, fn, job=..., ...).run()``: see :class:`BulkJob`."""
+    job_ = BulkJob(
+        items,
+        fn,
+        job=job,
+        key=key,
+        concurrency=concurrency,
+        error_budget=error_budget,
+        journal=journal,
+        on_progress=on_progress,
+        progress_interval=progress_interval,
+        on_result=on_result,
+        keep_results=keep_results,
+        total=total,
+        cancel_grace=cancel_grace,
+        uncertain=uncertain,
+        batch_size=batch_size,
+        max_failure_samples=max_failure_samples,
+    )
+    return await job_.run()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+async def _iterate(
+    receive: anyio.abc.ObjectReceiveStream[ItemResult[T, R]],
+) -> AsyncIterator[ItemResult[T, R]]:
+    async for result in receive:
+        yield result
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
+def _attempts_of(value: object) -> int | None:
+    attempts = getattr(value, "attempts", None)
+    if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts > 0:
+        return attempts
+    return None
+
+
+def _replayed_of(value: object) -> bool | None:
+    replayed = getattr(value, "replayed", None)
+    return replayed if isinstance(replayed, bool) else None
+
+
+def _outcome_name(created: object) -> str:
+    if isinstance(created, bool):
+        return "created" if created else "updated"
+    return "ok"
+
+
+def _status_of(value: object) -> int | None:
+    status = getattr(value, "status_code", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def _maybe_applied(error: BaseException) -> bool:
+    """Whether a failed item might have been applied by the server all the same.
+
+    No: refused before sending (validation, a bad key, no governor slot) or answered with a
+    4xx other than 408/409 (the server ran nothing, or rejected it). Yes: no answer
+    (connection lost, timeout), 408, 409 (still in flight), 5xx, and anything unknown.
+    """
+    if isinstance(error, RequestValidationError | IdempotencyKeyError | GovernorTimeoutError):
+        return False
+    if isinstance(error, APIStatusError):
+        status = error.status_code
+        return status >= 500 or status in (408, 409)
+    if isinstance(error, APIConnectionError):
+        return True
+    return True
+
+
+def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception of a (nested) group, or the group when it holds several."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    return leaves[0] if len(leaves) == 1 else group
