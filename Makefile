@@ -28,8 +28,13 @@ check: $(STAMP)
 	$(BIN)/mypy tightknit_async
 	$(BIN)/mypy tests/typing/usage.py
 
+# Every table in the README's Benchmarks section, each measured against its baselines in one run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/idempotency.py
+	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/bulk_memory.py
+	$(BIN)/python benchmarks/governor.py
 
 format: $(STAMP)
 	$(BIN)/ruff format tightknit_async tests benchmarks
