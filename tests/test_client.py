@@ -115,6 +115,23 @@ def test_base_url_needs_scheme_and_host(bad: str) -> None:
         AsyncTightknit(api_key="k", base_url=bad)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8040", "http://localhost:1", "http://[::1]:80", "https://example.test"],
+)
+def test_https_or_loopback_http_is_accepted(url: str) -> None:
+    assert AsyncTightknit(api_key="k", base_url=url).base_url == url
+
+
+def test_plain_http_to_another_host_is_refused_unless_allowed() -> None:
+    with pytest.raises(ValueError, match="unencrypted"):
+        AsyncTightknit(api_key="k", base_url="http://api.tightknit.ai")
+    with pytest.raises(ValueError, match="unencrypted"):
+        AsyncTightknit(api_key="k", base_url="http://10.0.0.5:8080")
+    tk = AsyncTightknit(api_key="k", base_url="http://10.0.0.5:8080", allow_insecure_http=True)
+    assert tk.base_url == "http://10.0.0.5:8080"
+
+
 def test_bad_env_base_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIGHTKNIT_BASE_URL", "not-a-url")
     with pytest.raises(ValueError, match="TIGHTKNIT_BASE_URL"):

@@ -135,6 +135,8 @@ class AsyncTightknit:
         transport: a custom :class:`~tightknit_async.transport.AsyncTransport` (not closed by
             the client: its owner closes it).
         default_headers: extra headers sent with every request.
+        allow_insecure_http: allow a plain ``http://`` ``base_url`` to a host that is not
+            loopback (off: the key would travel unencrypted). TLS certificates are always verified.
 
     Raises:
         ValueError: no API key, a blank key, a ``base_url`` without scheme or host, a negative
@@ -155,9 +157,10 @@ class AsyncTightknit:
         limits: Limits = DEFAULT_LIMITS,
         transport: AsyncTransport | None = None,
         default_headers: Mapping[str, str] | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
-        self.base_url = resolve_base_url(base_url)
+        self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = Timeout.coerce(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)
         if isinstance(rate_limit, NotGiven):

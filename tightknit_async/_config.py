@@ -6,6 +6,7 @@ override builds a new value with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from dataclasses import dataclass
@@ -152,11 +153,21 @@ def resolve_api_key(api_key: str | None) -> str:
     return api_key
 
 
-def resolve_base_url(base_url: str | None) -> str:
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool = False) -> str:
     """The base URL from the argument, else ``TIGHTKNIT_BASE_URL``, else production.
 
-    Must be ``http://`` or ``https://`` with a host; a trailing slash is dropped. Raises
-    ``ValueError`` naming the argument (or the variable) otherwise.
+    Must be ``https://`` with a host, or ``http://`` to a loopback address (a local fake server)
+    or with ``allow_insecure_http=True``: the API key must not cross a network in clear text.
+    A trailing slash is dropped. Raises ``ValueError`` naming the argument (or the variable).
     """
     source = "base_url"
     if base_url is None:
@@ -174,4 +185,9 @@ def resolve_base_url(base_url: str | None) -> str:
         )
     if parts.query or parts.fragment:
         raise ValueError(f"{source} must not carry a query or fragment, got {base_url!r}")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"{source} is plain http:// to {parts.hostname!r}: the API key would travel "
+            "unencrypted. Use https://, or pass allow_insecure_http=True for a trusted network"
+        )
     return base_url.rstrip("/")
