@@ -12,7 +12,14 @@ Modules, one concern each::
     _protocol.py   RateGovernor, GovernorStatistics    the seam the client calls
     _local.py      Governor  the in-process driver: two lanes of futures and one loop timer
     _registry.py   governor_for()                      one governor per API key and event loop
+    _redis.py      RedisGovernor                       the slot book in Redis, for many processes
+    _lua.py        the Redis governor's Lua scripts
+
+``RedisGovernor``, ``RedisGovernorStatistics`` and ``GovernorUnavailableError`` need the
+``redis`` extra (``pip install 'tightknit-async[redis]'``); they are imported on first use.
 """
+
+from typing import TYPE_CHECKING
 
 from ._gcra import GCRA, max_in_window
 from ._local import Governor
@@ -20,13 +27,38 @@ from ._protocol import GovernorStatistics, RateGovernor
 from ._registry import governor_for
 from ._settings import GovernorOptions, GovernorSettings
 
+if TYPE_CHECKING:
+    from ._redis import GovernorUnavailableError, RedisGovernor, RedisGovernorStatistics
+
 __all__ = [
     "GCRA",
     "Governor",
     "GovernorOptions",
     "GovernorSettings",
     "GovernorStatistics",
+    "GovernorUnavailableError",
     "RateGovernor",
+    "RedisGovernor",
+    "RedisGovernorStatistics",
     "governor_for",
     "max_in_window",
 ]
+
+_NEED_REDIS = frozenset({"GovernorUnavailableError", "RedisGovernor", "RedisGovernorStatistics"})
+
+
+def __getattr__(name: str) -> object:
+    """Import the Redis governor's names on first use, so the package works without redis."""
+    if name not in _NEED_REDIS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from . import _redis
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "redis":
+            raise
+        raise ImportError(
+            f"{name} needs the redis extra: pip install 'tightknit-async[redis]'"
+        ) from exc
+    value: object = getattr(_redis, name)
+    globals()[name] = value
+    return value

@@ -1,4 +1,10 @@
-"""Idempotency: keys, the call state machine, the coordinator and the reply stores."""
+"""Idempotency: keys, the call state machine, the coordinator and the reply stores.
+
+``RedisIdempotencyStore``, ``RedisStoreStatistics`` and ``IdempotencyStoreUnavailableError`` need
+the ``redis`` extra (``pip install 'tightknit-async[redis]'``); they are imported on first use.
+"""
+
+from typing import TYPE_CHECKING
 
 from ._keys import idempotency_key_for, is_uuid4, mint_idempotency_key, validate_idempotency_key
 from ._store import (
@@ -12,13 +18,23 @@ from ._store import (
     default_store,
 )
 
+if TYPE_CHECKING:
+    from ._redis_store import (
+        IdempotencyStoreUnavailableError,
+        RedisIdempotencyStore,
+        RedisStoreStatistics,
+    )
+
 __all__ = [
     "DEFAULT_REPLAY_TTL",
     "LOCAL_CLAIM",
     "CachedReply",
     "FlightClaim",
     "IdempotencyStore",
+    "IdempotencyStoreUnavailableError",
     "MemoryIdempotencyStore",
+    "RedisIdempotencyStore",
+    "RedisStoreStatistics",
     "StoreStatistics",
     "default_store",
     "idempotency_key_for",
@@ -26,3 +42,24 @@ __all__ = [
     "mint_idempotency_key",
     "validate_idempotency_key",
 ]
+
+_NEED_REDIS = frozenset(
+    {"IdempotencyStoreUnavailableError", "RedisIdempotencyStore", "RedisStoreStatistics"}
+)
+
+
+def __getattr__(name: str) -> object:
+    """Import the Redis store's names on first use, so the package works without redis."""
+    if name not in _NEED_REDIS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from . import _redis_store
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "redis":
+            raise
+        raise ImportError(
+            f"{name} needs the redis extra: pip install 'tightknit-async[redis]'"
+        ) from exc
+    value: object = getattr(_redis_store, name)
+    globals()[name] = value
+    return value
