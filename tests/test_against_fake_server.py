@@ -162,15 +162,6 @@ async def test_same_key_from_two_processes_worth_of_clients_is_replayed_by_the_s
     assert len(fake.ledger) == 1
 
 
-async def test_cold_burst_is_paced_under_the_servers_window() -> None:
-    """120 requests at once through the default 50 req/s governor: no 429, <= 50 per second."""
-    async with FakeTightknit() as fake, connect(fake, rate_limit=50) as tk:
-        await asyncio.gather(*(tk.request("GET", "/admin/v0/feeds") for _ in range(120)))
-    assert fake.stats.rate_limited == 0
-    assert fake.max_in_window(1.0) <= 50
-    assert tk.statistics().rate_limited == 0
-
-
 async def test_without_pacing_the_server_answers_429_and_the_client_recovers() -> None:
     async with FakeTightknit() as fake, connect(fake, rate_limit=None, max_retries=10) as tk:
         fake.faults.retry_after = 0
