@@ -11,10 +11,11 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import os
 import platform
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
 
 from . import _codec
@@ -25,6 +26,7 @@ from ._config import (
     DEFAULT_RATE_LIMIT,
     DEFAULT_RETRY_DEADLINE,
     DEFAULT_TIMEOUT,
+    ENV_REDIS_URL,
     Limits,
     Timeout,
     resolve_api_key,
@@ -137,6 +139,12 @@ class AsyncTightknit:
         default_headers: extra headers sent with every request.
         allow_insecure_http: allow a plain ``http://`` ``base_url`` to a host that is not
             loopback (off: the key would travel unencrypted). TLS certificates are always verified.
+        redis_url: ``redis://...`` (default ``TIGHTKNIT_REDIS_URL``; ``None`` for none): pace the
+            key and keep idempotency state in Redis, shared by every process and host using it
+            (needs the ``redis`` extra). An explicit ``governor=`` / ``idempotency_store=`` wins.
+        redis_fallback_workers: with Redis unreachable, pace this process alone at
+            ``rate_limit / redis_fallback_workers`` instead of raising
+            ``GovernorUnavailableError`` (logged at WARNING).
 
     Raises:
         ValueError: no API key, a blank key, a ``base_url`` without scheme or host, a negative
@@ -158,6 +166,8 @@ class AsyncTightknit:
         transport: AsyncTransport | None = None,
         default_headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,
+        redis_url: str | NotGiven | None = NOT_GIVEN,
+        redis_fallback_workers: int | None = None,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -187,6 +197,23 @@ class AsyncTightknit:
                 raise ValueError("default_headers must not set Authorization: pass api_key=...")
             self._base_headers[name] = value
         self._base_headers["Authorization"] = f"Bearer {self._api_key}"
+        self._owned: list[Any] = []  # Redis backends this client opened, closed with it
+        if isinstance(redis_url, NotGiven):
+            redis_url = os.environ.get(ENV_REDIS_URL) or None
+        if redis_url is not None:
+            from ._redis import redis_backends
+
+            redis_governor, redis_store = redis_backends(
+                redis_url,
+                self._api_key,
+                rate=self.rate_limit or DEFAULT_RATE_LIMIT,
+                fallback_workers=redis_fallback_workers,
+            )
+            self._owned += [redis_governor, redis_store]  # closed with the client, used or not
+            if governor is None and self.rate_limit is not None:
+                self._governor = redis_governor
+            if idempotency_store is None:
+                idempotency_store = redis_store
         self._store: IdempotencyStore = idempotency_store or default_store()
         self._scope = hashlib.sha256(self._api_key.encode()).hexdigest()
         self._coordinator_ref: IdempotencyCoordinator | None = None
@@ -212,6 +239,8 @@ class AsyncTightknit:
         self._closed = True
         if self._owns_transport:
             await self._transport.aclose()
+        for backend in self._owned:
+            await backend.aclose()
 
     @property
     def is_closed(self) -> bool:
