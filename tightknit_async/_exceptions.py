@@ -8,6 +8,8 @@ Every error the library raises derives from :class:`TightknitError`::
     ├── ClientClosedError              the client was used after ``aclose()`` / ``async with`` exit
     ├── WrongEventLoopError            the client was used from an event loop other than its own
     ├── GovernorTimeoutError           no send slot from the rate governor within the deadline
+    ├── GovernorUnavailableError       the Redis the governor paces through is unreachable
+    ├── IdempotencyStoreUnavailableError  the Redis behind the idempotency store is unreachable
     ├── APIConnectionError             no HTTP response: refused, reset, DNS, TLS, dropped mid-reply
     │   └── APITimeoutError            connect / read / total timeout
     └── APIStatusError                 the server answered with a 4xx or 5xx status
@@ -40,7 +42,9 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "GovernorTimeoutError",
+    "GovernorUnavailableError",
     "IdempotencyKeyError",
+    "IdempotencyStoreUnavailableError",
     "InsufficientScopeError",
     "InternalServerError",
     "NotFoundError",
@@ -104,6 +108,22 @@ class GovernorTimeoutError(TightknitError):
         super().__init__(message)
         self.wait = wait
         self.deadline = deadline
+
+
+class GovernorUnavailableError(TightknitError):
+    """The Redis that the rate governor paces through is unreachable, refusing or too slow.
+
+    Raised by ``acquire()`` of a Redis governor without a local fallback; nothing was sent.
+    ``__cause__`` holds the Redis error.
+    """
+
+
+class IdempotencyStoreUnavailableError(TightknitError):
+    """The Redis behind the idempotency store is unreachable, refusing or too slow.
+
+    Raised before the request is sent (binding, lookup, claim or wait), so nothing was sent.
+    ``__cause__`` holds the Redis error.
+    """
 
 
 class _RequestError(TightknitError):

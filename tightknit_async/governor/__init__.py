@@ -15,12 +15,13 @@ Modules, one concern each::
     _redis.py      RedisGovernor                       the slot book in Redis, for many processes
     _lua.py        the Redis governor's Lua scripts
 
-``RedisGovernor``, ``RedisGovernorStatistics`` and ``GovernorUnavailableError`` need the
+``RedisGovernor`` and ``RedisGovernorStatistics`` need the
 ``redis`` extra (``pip install 'tightknit-async[redis]'``); they are imported on first use.
 """
 
 from typing import TYPE_CHECKING
 
+from .._exceptions import GovernorUnavailableError
 from ._gcra import GCRA, max_in_window
 from ._local import Governor
 from ._protocol import GovernorStatistics, RateGovernor
@@ -28,7 +29,7 @@ from ._registry import governor_for
 from ._settings import GovernorOptions, GovernorSettings
 
 if TYPE_CHECKING:
-    from ._redis import GovernorUnavailableError, RedisGovernor, RedisGovernorStatistics
+    from ._redis import RedisGovernor, RedisGovernorStatistics
 
 __all__ = [
     "GCRA",
@@ -44,7 +45,7 @@ __all__ = [
     "max_in_window",
 ]
 
-_NEED_REDIS = frozenset({"GovernorUnavailableError", "RedisGovernor", "RedisGovernorStatistics"})
+_NEED_REDIS = frozenset({"RedisGovernor", "RedisGovernorStatistics"})
 
 
 def __getattr__(name: str) -> object:

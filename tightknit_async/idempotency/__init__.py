@@ -1,11 +1,12 @@
 """Idempotency: keys, the call state machine, the coordinator and the reply stores.
 
-``RedisIdempotencyStore``, ``RedisStoreStatistics`` and ``IdempotencyStoreUnavailableError`` need
-the ``redis`` extra (``pip install 'tightknit-async[redis]'``); they are imported on first use.
+``RedisIdempotencyStore`` and ``RedisStoreStatistics`` need the ``redis`` extra
+(``pip install 'tightknit-async[redis]'``); they are imported on first use.
 """
 
 from typing import TYPE_CHECKING
 
+from .._exceptions import IdempotencyStoreUnavailableError
 from ._keys import idempotency_key_for, is_uuid4, mint_idempotency_key, validate_idempotency_key
 from ._store import (
     DEFAULT_REPLAY_TTL,
@@ -19,11 +20,7 @@ from ._store import (
 )
 
 if TYPE_CHECKING:
-    from ._redis_store import (
-        IdempotencyStoreUnavailableError,
-        RedisIdempotencyStore,
-        RedisStoreStatistics,
-    )
+    from ._redis_store import RedisIdempotencyStore, RedisStoreStatistics
 
 __all__ = [
     "DEFAULT_REPLAY_TTL",
@@ -43,9 +40,7 @@ __all__ = [
     "validate_idempotency_key",
 ]
 
-_NEED_REDIS = frozenset(
-    {"IdempotencyStoreUnavailableError", "RedisIdempotencyStore", "RedisStoreStatistics"}
-)
+_NEED_REDIS = frozenset({"RedisIdempotencyStore", "RedisStoreStatistics"})
 
 
 def __getattr__(name: str) -> object:
