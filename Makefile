@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/bulk_memory.py
 	$(BIN)/python benchmarks/governor.py
+	$(BIN)/python benchmarks/redis_governor.py
 
 format: $(STAMP)
 	$(BIN)/ruff format tightknit_async tests benchmarks
