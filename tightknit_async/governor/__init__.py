@@ -22,6 +22,7 @@ Modules, one concern each::
 from typing import TYPE_CHECKING
 
 from .._exceptions import GovernorUnavailableError
+from .._optional import import_redis_name as _import_redis_name
 from ._gcra import GCRA, max_in_window
 from ._local import Governor
 from ._protocol import GovernorStatistics, RateGovernor
@@ -49,17 +50,8 @@ _NEED_REDIS = frozenset({"RedisGovernor", "RedisGovernorStatistics"})
 
 
 def __getattr__(name: str) -> object:
-    """Import the Redis governor's names on first use, so the package works without redis."""
+    """Import the Redis names on first use, so the package works without redis."""
     if name not in _NEED_REDIS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        from . import _redis
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").partition(".")[0] != "redis":
-            raise
-        raise ImportError(
-            f"{name} needs the redis extra: pip install 'tightknit-async[redis]'"
-        ) from exc
-    value: object = getattr(_redis, name)
-    globals()[name] = value
+    value = globals()[name] = _import_redis_name("tightknit_async.governor._redis", name)
     return value

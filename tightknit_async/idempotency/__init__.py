@@ -7,6 +7,7 @@
 from typing import TYPE_CHECKING
 
 from .._exceptions import IdempotencyStoreUnavailableError
+from .._optional import import_redis_name as _import_redis_name
 from ._keys import idempotency_key_for, is_uuid4, mint_idempotency_key, validate_idempotency_key
 from ._store import (
     DEFAULT_REPLAY_TTL,
@@ -44,17 +45,8 @@ _NEED_REDIS = frozenset({"RedisIdempotencyStore", "RedisStoreStatistics"})
 
 
 def __getattr__(name: str) -> object:
-    """Import the Redis store's names on first use, so the package works without redis."""
+    """Import the Redis names on first use, so the package works without redis."""
     if name not in _NEED_REDIS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        from . import _redis_store
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").partition(".")[0] != "redis":
-            raise
-        raise ImportError(
-            f"{name} needs the redis extra: pip install 'tightknit-async[redis]'"
-        ) from exc
-    value: object = getattr(_redis_store, name)
-    globals()[name] = value
+    value = globals()[name] = _import_redis_name("tightknit_async.idempotency._redis_store", name)
     return value
