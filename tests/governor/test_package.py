@@ -23,7 +23,7 @@ def test_all_is_sorted_complete_and_importable() -> None:
         if not name.startswith("_")
         and getattr(value, "__module__", "").startswith(governor.__name__)
     }
-    assert public == set(exported)
+    assert public <= set(exported)  # exported names may also live elsewhere (the error classes)
 
 
 def test_options_name_every_setting_but_the_rate() -> None:
