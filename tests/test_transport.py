@@ -239,3 +239,37 @@ async def test_transport_never_resends_on_its_own() -> None:
         await transport.aclose()
         await runner.cleanup()
     assert arrivals == ["PUT", "DELETE"]
+
+
+async def test_tls_certificates_are_verified_and_redirects_not_followed() -> None:
+    transport = AiohttpTransport()
+    try:
+        session = transport._ensure_session()
+        assert session.connector is not None
+        assert session.connector._ssl is True  # aiohttp's verifying default, never switched off
+    finally:
+        await transport.aclose()
+
+
+async def test_a_redirect_is_returned_not_followed() -> None:
+    hits: list[str] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        raise web.HTTPFound("http://127.0.0.1:1/elsewhere")
+
+    app = web.Application()
+    app.router.add_get("/moved", moved)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    transport = AiohttpTransport()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/moved"
+        response = await transport.send(Request("GET", url, {"Authorization": "Bearer k"}))
+    finally:
+        await transport.aclose()
+        await runner.cleanup()
+    assert response.status_code == 302
+    assert hits == ["/moved"]  # the Authorization header went nowhere else
