@@ -553,3 +553,14 @@ async def test_one_debug_line_per_attempt(
     assert lines[0].startswith("GET /admin/v0/feeds -> 503 attempt=1 elapsed=")
     assert lines[1].startswith("GET /admin/v0/feeds -> 200 attempt=2 elapsed=")
     assert all(r.levelno == logging.DEBUG for r in debug_logs.records)
+
+
+async def test_a_redirect_is_an_error_not_a_success() -> None:
+    transport = MockTransport(
+        lambda _: Response(301, {"location": "https://elsewhere.example/"}, b"")
+    )
+    async with client(transport) as tk:
+        with pytest.raises(APIStatusError) as info:
+            await tk.request("GET", "/admin/v0/feeds")
+    assert info.value.status_code == 301
+    assert len(transport.requests) == 1

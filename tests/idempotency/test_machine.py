@@ -38,7 +38,8 @@ def test_fresh_replays_only_a_keyed_cached_call() -> None:
     [
         ("POST", True, Answer(201), Completed),
         ("POST", False, Answer(200), Completed),
-        ("GET", False, Answer(304), Completed),
+        ("GET", False, Answer(204), Completed),
+        ("GET", False, Answer(302), Failed),
         ("POST", True, Answer(400), Failed),
         ("POST", True, Answer(401), Failed),
         ("POST", True, Answer(403), Failed),

@@ -199,7 +199,7 @@ class IdempotencyCoordinator:
                         else:
                             retry_after = parse_retry_after(response.headers.get("retry-after"))
                             outcome = Answer(response.status_code, retry_after)
-                            if response.status_code >= 400:
+                            if not 200 <= response.status_code < 300:
                                 error = make_error(response, _is_replay(response))
                         state = state.next(outcome, now=clock.monotonic(), rng=self._rng)
                     case Waiting(delay=delay, attempt=attempt, reason=reason):
@@ -271,7 +271,7 @@ class IdempotencyCoordinator:
             raise _reused(call.idempotency_key)
         logger.debug("%s %s -> %s replayed from cache", call.method, call.path, cached.status_code)
         response = Response(cached.status_code, cached.headers, cached.content)
-        if cached.status_code >= 400:
+        if not 200 <= cached.status_code < 300:
             raise make_error(response, True)
         return APIResponse(
             status_code=cached.status_code,

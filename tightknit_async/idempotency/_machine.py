@@ -121,7 +121,7 @@ class Sending(msgspec.Struct, frozen=True):
         """Decide what follows this attempt's ``outcome``, the clock reading ``now``."""
         spec, policy = self.spec, self.spec.policy
         status = outcome.status if isinstance(outcome, Answer) else None
-        if status is not None and status < 400:
+        if status is not None and 200 <= status < 300:
             return Completed(spec, self.attempt, cacheable=spec.keyed)
         cacheable = spec.keyed and status in CACHEABLE_ERROR_STATUSES
         retryable = should_retry(
@@ -180,7 +180,8 @@ class Waiting(msgspec.Struct, frozen=True):
 
 
 class Completed(msgspec.Struct, frozen=True):
-    """A 2xx answer: the call succeeded (``cacheable`` for keyed calls)."""
+    """A 2xx answer: the call succeeded (``cacheable`` for keyed calls). Anything else, a 3xx
+    included (the API does not redirect, and redirects are never followed), is an error."""
 
     spec: CallSpec
     attempt: int
