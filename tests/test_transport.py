@@ -13,7 +13,14 @@ from aiohttp import web
 from aioresponses import aioresponses
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from tightknit_async import APIConnectionError, APITimeoutError, ClientClosedError, Limits, Timeout
+from tightknit_async import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    Limits,
+    ResponseTooLargeError,
+    Timeout,
+)
 from tightknit_async.transport import AiohttpTransport, Request, map_aiohttp_error
 
 URL = "http://127.0.0.1:1/admin/v0/feeds"
@@ -273,3 +280,46 @@ async def test_a_redirect_is_returned_not_followed() -> None:
         await runner.cleanup()
     assert response.status_code == 302
     assert hits == ["/moved"]  # the Authorization header went nowhere else
+
+
+async def test_response_bodies_over_the_cap_are_refused() -> None:
+    async def sized(_: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 5000, content_type="application/json")
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(10):
+            await response.write(b"y" * 1000)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/sized", sized)
+    app.router.add_get("/chunked", chunked)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    small = AiohttpTransport(max_response_bytes=4096)
+    large = AiohttpTransport(max_response_bytes=20_000)
+    try:
+        for path in ("/sized", "/chunked"):
+            with pytest.raises(ResponseTooLargeError, match="over 4,096 bytes"):
+                await small.send(Request("GET", base + path, path=path))
+        assert len((await large.send(Request("GET", base + "/sized"))).content) == 5000
+        assert len((await large.send(Request("GET", base + "/chunked"))).content) == 10_000
+        session = small._session
+        assert session is not None
+        assert session.connector is not None
+        assert (
+            session.connector._acquired == set()
+        )  # the abandoned bodies released their connection
+    finally:
+        await small.aclose()
+        await large.aclose()
+        await runner.cleanup()
+    with pytest.raises(ValueError, match="max_response_bytes"):
+        AiohttpTransport(max_response_bytes=0)

@@ -29,6 +29,7 @@ from ._exceptions import (
     PlanRequiredError,
     RateLimitError,
     RequestValidationError,
+    ResponseTooLargeError,
     TightknitError,
     WrongEventLoopError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Priority",
     "RateLimitError",
     "RequestValidationError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "TightknitError",
     "Timeout",

@@ -10,6 +10,7 @@ Every error the library raises derives from :class:`TightknitError`::
     ├── GovernorTimeoutError           no send slot from the rate governor within the deadline
     ├── GovernorUnavailableError       the Redis the governor paces through is unreachable
     ├── IdempotencyStoreUnavailableError  the Redis behind the idempotency store is unreachable
+    ├── ResponseTooLargeError          a response body over the transport's size cap (not retried)
     ├── APIConnectionError             no HTTP response: refused, reset, DNS, TLS, dropped mid-reply
     │   └── APITimeoutError            connect / read / total timeout
     └── APIStatusError                 the server answered with a 4xx or 5xx status
@@ -52,6 +53,7 @@ __all__ = [
     "PlanRequiredError",
     "RateLimitError",
     "RequestValidationError",
+    "ResponseTooLargeError",
     "TightknitError",
     "WrongEventLoopError",
     "status_error_class",
@@ -147,6 +149,11 @@ class APIConnectionError(_RequestError):
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.request_sent = request_sent
+
+
+class ResponseTooLargeError(_RequestError):
+    """The response body was larger than the transport's ``max_response_bytes``; it was
+    abandoned unread. Not retried: the same request would bring the same body."""
 
 
 class APITimeoutError(APIConnectionError):

@@ -10,10 +10,19 @@ from typing import BinaryIO, Final
 import aiohttp
 
 from .._config import DEFAULT_LIMITS, Limits, Timeout
-from .._exceptions import APIConnectionError, APITimeoutError, ClientClosedError
+from .._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    ResponseTooLargeError,
+)
 from ._base import Multipart, Request, Response
 
-__all__ = ["AiohttpTransport", "map_aiohttp_error"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AiohttpTransport", "map_aiohttp_error"]
+
+DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
+"""The largest response body read (32 MiB): API replies are small JSON documents, and a runaway
+body must not exhaust memory."""
 
 # (source class, target class, request certainly not sent, message). Checked in order along the
 # source exception's class chain, most specific first: the first match wins.
@@ -80,7 +89,20 @@ class AiohttpTransport:
     released before ``send`` returns, so no pooled connection is ever pinned by a caller.
     """
 
-    def __init__(self, *, limits: Limits = DEFAULT_LIMITS, trust_env: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        trust_env: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or (max_response_bytes < 1)
+        ):
+            raise ValueError(f"max_response_bytes must be an int >= 1, got {max_response_bytes!r}")
+        self._max_response_bytes = max_response_bytes
         self._limits = limits
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
@@ -125,7 +147,7 @@ class AiohttpTransport:
                 timeout=_client_timeout(request.timeout),
                 allow_redirects=False,
             ) as resp:
-                content = await resp.read()
+                content = await _read_capped(resp, self._max_response_bytes, request)
                 headers = resp.headers  # immutable and case-insensitive: no copy needed
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -181,3 +203,33 @@ def _body(content: bytes | Multipart | None) -> tuple[object, BinaryIO | None]:
     payload.set_content_disposition("form-data", name=spec.field, filename=spec.filename)
     writer.append_payload(payload)
     return writer, opened
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, request: Request) -> bytes:
+    """The whole body, refusing one larger than ``limit`` bytes (``ResponseTooLargeError``).
+
+    A declared ``Content-Length`` within the limit is read in one go (the common, fast path);
+    otherwise the body is read in chunks and abandoned as soon as it passes the limit.
+    """
+    declared = resp.content_length
+    if declared is not None and declared <= limit:
+        return await resp.read()
+    if declared is not None:
+        raise _too_large(request, declared, limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(request, total, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(request: Request, size: int, limit: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"{request.method} {request.path}: the response body is over {limit:,} bytes "
+        f"({size:,} seen); raise max_response_bytes if this is expected",
+        method=request.method,
+        path=request.path,
+    )
