@@ -192,7 +192,15 @@ class AsyncTightknit:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        if default_headers is not None and not isinstance(default_headers, Mapping):
+            raise TypeError(
+                f"default_headers must be a mapping, not {type(default_headers).__name__}"
+            )
         for name, value in (default_headers or {}).items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(
+                    f"default_headers must map str to str, got {name!r}: {type(value).__name__}"
+                )
             if name.lower() == "authorization":
                 raise ValueError("default_headers must not set Authorization: pass api_key=...")
             self._base_headers[name] = value
@@ -499,6 +507,8 @@ class AsyncTightknit:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
         if not path.startswith("/"):
             path = "/" + path
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping, not {type(params).__name__}")
         if params:
             query = urlencode(_flatten_params(params), doseq=True)
             if query:

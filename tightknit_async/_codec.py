@@ -9,7 +9,15 @@ from typing import Any, Final
 
 import msgspec
 
-__all__ = ["decode", "encode", "error_body", "looks_like_json", "snippet"]
+__all__ = [
+    "UNDECODABLE",
+    "decode",
+    "describe_failure",
+    "encode",
+    "error_body",
+    "looks_like_json",
+    "snippet",
+]
 
 _ENCODER: Final = msgspec.json.Encoder()
 _DECODER: Final = msgspec.json.Decoder()
@@ -26,6 +34,20 @@ def encode(obj: object, *, argument: str = "json") -> bytes:
         return _ENCODER.encode(obj)
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
         raise TypeError(f"{argument} is not JSON-serialisable: {exc}") from None
+
+
+UNDECODABLE: Final = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What decoding a hostile body can raise besides ``ValidationError``: invalid JSON, invalid
+UTF-8 inside a string, nesting deeper than the interpreter's recursion limit."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short reason for a decoding failure, for error messages."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8"
+    return str(exc)
 
 
 def decode(content: bytes) -> Any:
@@ -57,6 +79,6 @@ def error_body(content: bytes, content_type: str | None) -> object:
     if looks_like_json(content_type) or content[:1] in (b"{", b"["):
         try:
             return decode(content)
-        except msgspec.DecodeError:
+        except UNDECODABLE:
             pass
     return snippet(content)

@@ -115,8 +115,8 @@ class APIResponse:
             else:
                 try:
                     self._data = _codec.decode(self.content)
-                except msgspec.DecodeError as exc:
-                    raise self._malformed(str(exc)) from None
+                except _codec.UNDECODABLE as exc:
+                    raise self._malformed(_codec.describe_failure(exc)) from None
         return self._data
 
     def parse(self, type_: type[T]) -> T:
@@ -130,8 +130,8 @@ class APIResponse:
             return decoder_for(type_).decode(self.content)
         except msgspec.ValidationError:
             raise
-        except msgspec.DecodeError as exc:
-            raise self._malformed(str(exc)) from None
+        except _codec.UNDECODABLE as exc:
+            raise self._malformed(_codec.describe_failure(exc)) from None
 
     def __repr__(self) -> str:
         return (
