@@ -454,7 +454,7 @@ async def import_members(
     interrupted: int | None = None
     summary: BulkSummary[Member, Imported] | None = None
     members = valid_members(options.file, validation.invalid, on_invalid)
-    journal = Journal(journal_path, redact=[api_key]) if journal_path else None
+    journal = Journal(journal_path, redact=[api_key], owner=api_key) if journal_path else None
     try:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(client)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import os
 import re
 import sqlite3
@@ -260,6 +261,9 @@ class Journal:
         synchronous: SQLite's ``synchronous`` setting: ``NORMAL`` (survives a killed process) or
             ``FULL`` (also survives power loss, an fsync per commit).
         redact: strings never to store (the API key); replaced by ``<redacted>`` in messages.
+        owner: who the jobs belong to (the CLI passes the API key; only its SHA-256 is stored).
+            A job begun under one owner raises ``JournalError`` when begun under another, so a
+            journal is never shared across API keys.
 
     Raises:
         JournalError: on open, for a file written by an incompatible version.
@@ -274,6 +278,7 @@ class Journal:
         clock: Callable[[], float] = time.time,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         redact: Iterable[str] = (),
+        owner: str | None = None,
     ) -> None:
         if not replay_window > 0:
             raise ValueError(f"replay_window must be > 0 seconds, got {replay_window!r}")
@@ -284,6 +289,9 @@ class Journal:
         self._clock = clock
         self._synchronous = synchronous
         self._redact = tuple(secret for secret in redact if secret)
+        # A digest of whoever owns the jobs (the CLI passes the API key): a job journaled for one
+        # tenant is never resumed, or skipped as done, under another.
+        self._owner = None if owner is None else hashlib.sha256(owner.encode()).hexdigest()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None  # touched by the worker thread only
         self._lock = threading.Lock()
@@ -499,6 +507,10 @@ class Journal:
                     f"{self.path!r} is a journal of schema version {version}; this version of "
                     f"tightknit_async reads version {SCHEMA_VERSION}"
                 )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS owners (job TEXT PRIMARY KEY, owner TEXT NOT NULL) "
+                "WITHOUT ROWID"
+            )
             if version == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";"):
@@ -561,6 +573,18 @@ class Journal:
         run_id = uuid.uuid4().hex
 
         def work(conn: sqlite3.Connection) -> RunStart:
+            if self._owner is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO owners (job, owner) VALUES (?, ?)", (job, self._owner)
+                )
+                (recorded,) = conn.execute(
+                    "SELECT owner FROM owners WHERE job = ?", (job,)
+                ).fetchone()
+                if recorded != self._owner:
+                    raise JournalError(
+                        f"job {job!r} in {self.path!r} was journaled under another API key: a "
+                        "journal is never shared across keys (use another journal or job name)"
+                    )
             done = conn.execute(
                 "SELECT count(*) FROM items WHERE job = ? AND state = 'done'", (job,)
             ).fetchone()[0]

@@ -263,3 +263,21 @@ async def test_use_before_open_and_after_close(tmp_path: Path) -> None:
         await journal.counts("x")
     with pytest.raises(ValueError):
         Journal(tmp_path / "x", replay_window=0)
+
+
+async def test_a_job_is_never_resumed_under_another_api_key(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    async with Journal(path, owner="sk_tenant_a") as journal:
+        await journal.begin_run("import")
+    async with Journal(path, owner="sk_tenant_a") as journal:
+        await journal.begin_run("import")  # the same key resumes
+    async with Journal(path, owner="sk_tenant_b") as journal:
+        with pytest.raises(JournalError, match="another API key"):
+            await journal.begin_run("import")
+        await journal.begin_run("another-job")  # its own jobs are fine
+    raw = (
+        path.read_bytes() + (tmp_path / "j.sqlite3-wal").read_bytes()
+        if (tmp_path / "j.sqlite3-wal").exists()
+        else path.read_bytes()
+    )
+    assert b"sk_tenant_a" not in raw  # only a digest is stored
