@@ -1,12 +1,29 @@
 """Client overhead with pacing off: tightknit_async vs a bare aiohttp loop vs an httpx client.
 
 A small aiohttp.web server in a separate process answers a Tightknit-shaped JSON body; each client
-sends the same number of GETs with the same concurrency. Rounds alternate between clients and the
-median requests/s is reported, with ratios against the bare aiohttp loop measured in the same run.
+sends the same number of requests with the same concurrency. Rounds alternate between clients and
+the median is reported, with ratios against the bare aiohttp loop measured in the same run.
+
+Two tables: requests/s of the three clients (GETs), then every contender with its requests/s and
+the client's CPU microseconds per request (``time.process_time()`` of this process over the
+measured loop, divided by the requests; the server's CPU is in its own process), including
+tightknit_async with each layer on so the cost of each is visible:
+
+- GET, pacing off, no idempotency key (the hot path);
+- + governor at a very high rate (``rate_limit=1_000_000``: a slot is always free);
+- ``max_retries=0`` vs ``max_retries=3`` (no failures occur: the cost of being ready to retry);
+- + model decoding: ``resp.parse(Envelope[Feed])`` after ``request``, and ``tk.feeds.retrieve``;
+- POST with a minted idempotency key (the coordinator path), POST with a caller's key (the store:
+  bind, lookup, cache the reply), against a bare aiohttp POST of the same body.
 
     .venv/bin/python benchmarks/overhead.py [--requests 3000] [--concurrency 20] [--rounds 5]
+        [--quick] [--uvloop]
 
-Targets (DESIGN.md): tightknit_async >= 85% of bare aiohttp, >= 1.5x httpx.
+``--uvloop`` also runs the three-client table with uvloop's event loop in the client (the server
+keeps the default loop) in the same run, alternating loops per round, and prints the ratio.
+
+Targets (DESIGN.md): tightknit_async >= 85% of bare aiohttp's req/s, >= 1.5x httpx, CPU per
+request within 1.3x bare aiohttp.
 """
 
 from __future__ import annotations
@@ -20,6 +37,7 @@ import socket
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -27,21 +45,32 @@ import httpx
 from aiohttp import web
 
 from tightknit_async import AsyncTightknit
+from tightknit_async.models import Envelope, Feed
 
-BODY = {
-    "success": True,
-    "data": {"id": "b7a0df7e-e867-4847-8577-3bed1774ac7c", "label": "Announcements", "slug": "a"},
-}
-PATH = "/admin/v0/feeds/b7a0df7e-e867-4847-8577-3bed1774ac7c"
+FEED_ID = "b7a0df7e-e867-4847-8577-3bed1774ac7c"
+BODY = {"success": True, "data": {"id": FEED_ID, "label": "Announcements", "slug": "a"}}
+CREATED = {"success": True, "message": "Member created", "data": {"member": {"id": FEED_ID}}}
+PATH = f"/admin/v0/feeds/{FEED_ID}"
+POST_PATH = "/admin/v0/members"
+POST_BODY = {"email": "ada@example.com", "full_name": "Ada Lovelace"}
 KEY = "sk_bench_key"
+FEED_ENVELOPE = Envelope[Feed]
+
+Sample = tuple[float, float]  # (requests/s, client CPU microseconds per request)
+Contender = Callable[[str, int, int], Awaitable[Sample]]
 
 
 def _serve(port: int) -> None:
-    async def handler(_: web.Request) -> web.Response:
+    async def get(_: web.Request) -> web.Response:
         return web.json_response(BODY)
 
+    async def post(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(CREATED, status=201)
+
     app = web.Application()
-    app.router.add_get(PATH, handler)
+    app.router.add_get(PATH, get)
+    app.router.add_post(POST_PATH, post)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -52,7 +81,7 @@ def _free_port() -> int:
         return port
 
 
-async def _drive(n: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> float:
+async def _drive(n: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> Sample:
     remaining = n
 
     async def worker() -> None:
@@ -61,91 +90,192 @@ async def _drive(n: int, concurrency: int, one: Callable[[], Awaitable[object]])
             remaining -= 1
             await one()
 
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return n / elapsed, (time.process_time() - cpu) / n * 1e6
 
 
-async def bare_aiohttp(base: str, n: int, concurrency: int) -> float:
-    headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+async def _measure(n: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> Sample:
+    await _drive(50, concurrency, one)  # warm the pool
+    return await _drive(n, concurrency, one)
 
-        async def one() -> object:
-            async with session.get(base + PATH, headers=headers) as resp:
-                body = await resp.read()
+
+def bare_aiohttp(method: str) -> Contender:
+    async def run(base: str, n: int, concurrency: int) -> Sample:
+        headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
+        connector = aiohttp.TCPConnector(limit=100)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def get() -> object:
+                async with session.get(base + PATH, headers=headers) as resp:
+                    body = await resp.read()
+                    resp.raise_for_status()
+                    return body
+
+            async def post() -> object:
+                async with session.post(base + POST_PATH, headers=headers, json=POST_BODY) as resp:
+                    body = await resp.read()
+                    resp.raise_for_status()
+                    return body
+
+            return await _measure(n, concurrency, get if method == "GET" else post)
+
+    return run
+
+
+def httpx_client(base: str, n: int, concurrency: int) -> Awaitable[Sample]:
+    async def run() -> Sample:
+        headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+
+            async def one() -> object:
+                resp = await client.get(PATH)
                 resp.raise_for_status()
-                return body
+                return resp.content
 
-        await _drive(50, concurrency, one)  # warm the pool
-        return await _drive(n, concurrency, one)
+            return await _measure(n, concurrency, one)
 
-
-async def ours(base: str, n: int, concurrency: int) -> float:
-    async with AsyncTightknit(api_key=KEY, base_url=base, rate_limit=None) as tk:
-
-        async def one() -> object:
-            return (await tk.request("GET", PATH)).content
-
-        await _drive(50, concurrency, one)
-        return await _drive(n, concurrency, one)
+    return run()
 
 
-async def httpx_client(base: str, n: int, concurrency: int) -> float:
-    headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
-    limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+def ours(variant: str, **client_options: object) -> Contender:
+    async def run(base: str, n: int, concurrency: int) -> Sample:
+        options: dict[str, object] = {"rate_limit": None, **client_options}
+        async with AsyncTightknit(api_key=KEY, base_url=base, **options) as tk:  # type: ignore[arg-type]
 
-        async def one() -> object:
-            resp = await client.get(PATH)
-            resp.raise_for_status()
-            return resp.content
+            async def get() -> object:
+                return (await tk.request("GET", PATH)).content
 
-        await _drive(50, concurrency, one)
-        return await _drive(n, concurrency, one)
+            async def parse() -> object:
+                return (await tk.request("GET", PATH)).parse(FEED_ENVELOPE).data
+
+            async def retrieve() -> object:
+                return await tk.feeds.retrieve(FEED_ID)
+
+            async def minted() -> object:
+                return (await tk.request("POST", POST_PATH, json=POST_BODY)).content
+
+            async def caller_key() -> object:
+                key = str(uuid.uuid4())  # a fresh key per call: first use, never a replay
+                return (
+                    await tk.request("POST", POST_PATH, json=POST_BODY, idempotency_key=key)
+                ).content
+
+            one = {
+                "get": get,
+                "parse": parse,
+                "retrieve": retrieve,
+                "minted": minted,
+                "caller": caller_key,
+            }[variant]
+            return await _measure(n, concurrency, one)
+
+    return run
 
 
-CONTENDERS: dict[str, Callable[[str, int, int], Awaitable[float]]] = {
-    "bare aiohttp loop": bare_aiohttp,
-    "tightknit_async (pacing off)": ours,
-    "httpx.AsyncClient": httpx_client,
+BARE = "bare aiohttp loop"
+OURS = "tightknit_async (pacing off)"
+HTTPX = "httpx.AsyncClient"
+BARE_POST = "bare aiohttp loop, POST json"
+
+# The three-client table (kept as it was) is the first three; the layer table is all of them.
+CONTENDERS: dict[str, Contender] = {
+    BARE: bare_aiohttp("GET"),
+    OURS: ours("get"),
+    HTTPX: httpx_client,
+    "ours + governor (rate_limit=1_000_000)": ours("get", rate_limit=1_000_000),
+    "ours, max_retries=0": ours("get", max_retries=0),
+    "ours, max_retries=3": ours("get", max_retries=3),
+    "ours + decode: request().parse(Envelope[Feed])": ours("parse"),
+    "ours + decode: tk.feeds.retrieve()": ours("retrieve"),
+    BARE_POST: bare_aiohttp("POST"),
+    "ours POST, minted key (coordinator)": ours("minted"),
+    "ours POST, caller key (store bind/get/put)": ours("caller"),
 }
+MAIN = (BARE, OURS, HTTPX)
 
 
-async def run(requests: int, concurrency: int, rounds: int) -> dict[str, list[float]]:
+def _wait_for(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("benchmark server did not start")
+
+
+def _loop_factories(use_uvloop: bool) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    if use_uvloop:
+        import uvloop  # optional: only with --uvloop
+
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
+
+
+def run(
+    requests: int, concurrency: int, rounds: int, use_uvloop: bool
+) -> dict[str, dict[str, list[Sample]]]:
+    """Return samples per loop name, per contender; rounds alternate loops and contenders."""
     port = _free_port()
     server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{port}"
+    factories = _loop_factories(use_uvloop)
+    results: dict[str, dict[str, list[Sample]]] = {
+        loop: {name: [] for name in (CONTENDERS if loop == "asyncio" else MAIN)}
+        for loop in factories
+    }
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                    break
-            except OSError:
-                await asyncio.sleep(0.05)
-        results: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+        _wait_for(port)
         for _ in range(rounds):
-            for name, contender in CONTENDERS.items():
-                results[name].append(await contender(base, requests, concurrency))
+            for loop, factory in factories.items():
+                with asyncio.Runner(loop_factory=factory) as runner:
+                    for name in results[loop]:
+                        sample = runner.run(CONTENDERS[name](base, requests, concurrency))
+                        results[loop][name].append(sample)
         return results
     finally:
         server.terminate()
         server.join()
 
 
+def _medians(samples: dict[str, list[Sample]]) -> dict[str, Sample]:
+    return {
+        name: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
+        for name, values in samples.items()
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="1,000 requests x 3 rounds")
+    parser.add_argument("--uvloop", action="store_true", help="also measure under uvloop")
     args = parser.parse_args()
-    results = asyncio.run(run(args.requests, args.concurrency, args.rounds))
-    medians = {name: statistics.median(values) for name, values in results.items()}
-    base = medians["bare aiohttp loop"]
-    ours_rate = medians["tightknit_async (pacing off)"]
+    if args.quick:
+        args.requests, args.rounds = min(args.requests, 1000), min(args.rounds, 3)
+    results = run(args.requests, args.concurrency, args.rounds, args.uvloop)
+    medians = _medians(results["asyncio"])
+    base, base_cpu = medians[BARE]
+    ours_rate, ours_cpu = medians[OURS]
+    httpx_rate = medians[HTTPX][0]
     print(
-        f"client overhead: {args.requests} GETs x {args.rounds} rounds, concurrency "
+        f"client overhead: {args.requests} requests x {args.rounds} rounds, concurrency "
         f"{args.concurrency}, server in another process on loopback"
+        f"{' (--quick)' if args.quick else ''}"
     )
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -154,15 +284,60 @@ def main() -> None:
     print()
     print("| client | median req/s | vs bare aiohttp | tightknit_async vs it |")
     print("|---|---:|---:|---:|")
-    for name, rate in medians.items():
+    for name in MAIN:
+        rate = medians[name][0]
         print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {ours_rate / rate:.2f}x |")
     print()
+    print("### Per layer: requests/s and client CPU per request (medians)")
+    print()
     print(
-        f"targets: tightknit_async >= 0.85x bare aiohttp: {ours_rate / base:.2f}x "
-        f"({'met' if ours_rate / base >= 0.85 else 'NOT met'}); >= 1.5x httpx: "
-        f"{ours_rate / medians['httpx.AsyncClient']:.2f}x "
-        f"({'met' if ours_rate / medians['httpx.AsyncClient'] >= 1.5 else 'NOT met'})"
+        "| contender | median req/s | req/s min-max | vs bare aiohttp | CPU us/req | "
+        "CPU vs bare aiohttp |"
     )
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (rate, cpu) in medians.items():
+        ref_rate, ref_cpu = medians[BARE_POST] if "POST" in name else medians[BARE]
+        rates = [sample[0] for sample in results["asyncio"][name]]
+        print(
+            f"| {name} | {rate:,.0f} | {min(rates):,.0f}-{max(rates):,.0f} | "
+            f"{rate / ref_rate:.2f}x | {cpu:,.0f} | {cpu / ref_cpu:.2f}x |"
+        )
+    print()
+    print(
+        "(POST rows are compared with the bare aiohttp POST; the others with the bare GET. "
+        "Client and server share 2 cores: req/s varies between rounds more than CPU us/req.)"
+    )
+    print()
+    print("| target | measured | result |")
+    print("|---|---:|---|")
+    print(
+        f"| req/s >= 0.85x bare aiohttp | {ours_rate / base:.2f}x | "
+        f"{_verdict(ours_rate / base >= 0.85)} |"
+    )
+    print(
+        f"| req/s >= 1.5x httpx | {ours_rate / httpx_rate:.2f}x | "
+        f"{_verdict(ours_rate / httpx_rate >= 1.5)} |"
+    )
+    print(
+        f"| CPU/request <= 1.3x bare aiohttp | {ours_cpu / base_cpu:.2f}x | "
+        f"{_verdict(ours_cpu / base_cpu <= 1.3)} |"
+    )
+    if "uvloop" in results:
+        uv = _medians(results["uvloop"])
+        print()
+        print("### uvloop (client loop only; same run, loops alternate per round)")
+        print()
+        print(
+            "| client | asyncio req/s | uvloop req/s | uvloop/asyncio | asyncio CPU us/req | "
+            "uvloop CPU us/req |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in MAIN:
+            (a_rate, a_cpu), (u_rate, u_cpu) = medians[name], uv[name]
+            print(
+                f"| {name} | {a_rate:,.0f} | {u_rate:,.0f} | {u_rate / a_rate:.2f}x | "
+                f"{a_cpu:,.0f} | {u_cpu:,.0f} |"
+            )
 
 
 if __name__ == "__main__":
