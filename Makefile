@@ -30,8 +30,8 @@ check: $(STAMP)
 
 # Every table in the README's Benchmarks section, each measured against its baselines in one run:
 # benchmarks/run_all.py runs each script in turn, prints its tables and writes them (with the
-# machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores
-# (governor.py runs with --quick there); `make bench BENCH_ARGS=--quick` for a smoke run.
+# machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores;
+# `make bench BENCH_ARGS=--quick` for a smoke run (about 3 minutes).
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tightknit_async import AsyncTightknit
 
 TEST_KEY = "sk_test_0123456789abcdefSECRET"
+
+# CI runs the property tests on a fixed seed, so a red run can be replayed exactly; local runs
+# explore new examples every time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 class FakeClock:

@@ -146,3 +146,11 @@ async def test_path_ids_are_escaped_not_interpreted() -> None:
     async with AsyncTightknit(api_key="sk_test", transport=transport, rate_limit=None) as tk:
         await tk.calendar_events.retrieve("../feeds?x=1")
     assert transport.requests[0].url.endswith("/admin/v0/calendar_events/..%2Ffeeds%3Fx%3D1")
+
+
+async def test_an_unreadable_upload_path_is_a_value_error() -> None:
+    transport = MockTransport(lambda _: json_response(200, {"success": True}))
+    async with AsyncTightknit(api_key="sk_test", transport=transport, rate_limit=None) as tk:
+        with pytest.raises(ValueError, match="cannot read"):
+            await tk.files.upload("0" * 5000)
+    assert transport.requests == []

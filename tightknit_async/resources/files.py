@@ -98,9 +98,12 @@ class FilesResource(APIResource):
 
 
 def _file_size(path: Path) -> int:
-    if not path.is_file():
-        raise ValueError(f"source: no such file: {str(path)!r}")
-    return path.stat().st_size
+    try:
+        if path.is_file():
+            return path.stat().st_size
+    except OSError as exc:  # a name too long, a loop of links, no permission...
+        raise ValueError(f"source: cannot read {str(path)[:200]!r}: {exc.strerror}") from None
+    raise ValueError(f"source: no such file: {str(path)[:200]!r}")
 
 
 def _once(stream: AsyncIterable[bytes]) -> Callable[[], AsyncIterator[bytes]]:
