@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import traceback
 import uuid
 from collections.abc import Callable
 
@@ -532,6 +533,7 @@ async def test_key_never_in_repr_errors_or_logs(
             with pytest.raises(APIStatusError) as info:
                 await tk.request("GET", "/admin/v0/api_key/me")
             seen += [str(info.value), repr(info.value), repr(info.value.body)]
+            seen.append("".join(traceback.format_exception(info.value)))  # with its chain
             seen += info.value.__notes__ if hasattr(info.value, "__notes__") else []
         seen.append(repr(transport.requests[0]))
     seen += [record.getMessage() for record in debug_logs.records]
