@@ -187,7 +187,7 @@ class IdempotencyCoordinator:
                         state = state.next(cached=cached is not None)
                     case Replayed():
                         assert cached is not None
-                        return self._replay(call, cached, make_error)
+                        return self._replay(call, cached, make_error, fingerprint)
                     case Sending(attempt=attempt):
                         deadline = spec.deadline
                         remaining = None if deadline is None else deadline - clock.monotonic()
@@ -265,8 +265,10 @@ class IdempotencyCoordinator:
         reply = CachedReply(response.status_code, headers, response.content, fingerprint)
         await self.store.put(self.scope, key, reply)
 
-    def _replay(self, call: Call, cached: CachedReply, make_error: MakeError) -> APIResponse:
-        if cached.fingerprint != request_fingerprint(call.method, call.target, call.content):
+    def _replay(
+        self, call: Call, cached: CachedReply, make_error: MakeError, fingerprint: str
+    ) -> APIResponse:
+        if cached.fingerprint != fingerprint:  # bound under another request (another process)
             assert call.idempotency_key is not None
             raise _reused(call.idempotency_key)
         logger.debug("%s %s -> %s replayed from cache", call.method, call.path, cached.status_code)
