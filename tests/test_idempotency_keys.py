@@ -45,6 +45,22 @@ def test_minted_keys_are_fresh_uuid4s() -> None:
     assert all(is_uuid4(k) for k in keys)
 
 
+def test_minted_keys_are_canonical_uuid4s_with_122_random_bits() -> None:
+    keys = [mint_idempotency_key() for _ in range(2000)]
+    for key in keys:
+        parsed = uuid.UUID(key)
+        assert str(parsed) == key  # canonical: lower case, hyphens where uuid puts them
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    # every bit outside the version and variant fields varies across the sample
+    ints = [uuid.UUID(key).int for key in keys]
+    fixed = (0xF << 76) | (0x3 << 62)
+    varying = 0
+    for value in ints:
+        varying |= value ^ ints[0]
+    assert varying == ((1 << 128) - 1) & ~fixed
+
+
 def test_idempotency_key_for_is_stable_valid_and_separated() -> None:
     first = idempotency_key_for("import-2026-11", "row-17")
     assert first == idempotency_key_for("import-2026-11", "row-17")

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import platform
+from asyncio.events import _get_running_loop
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
@@ -78,6 +79,7 @@ Params: TypeAlias = Mapping[str, ParamValue | Sequence[ParamValue]]
 IdempotencyKeyOption: TypeAlias = str | Literal[False] | NotGiven | None
 _PRIORITIES: Final = ("interactive", "bulk")
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+_ATTEMPT_NUMBERS: Final = tuple(str(n) for n in range(10))
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,14 +390,14 @@ class AsyncTightknit:
         verb = method.upper() if isinstance(method, str) else method
         if verb not in _METHODS:
             raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
-        url, target = self._url_for(path, params)
-        headers = dict(self._base_headers)
+        url, bare_path, target = self._url_for(path, params)
+        headers = self._base_headers  # copied once per attempt, with that attempt's header
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
             if multipart is not None:
                 raise ValueError("pass json=... or multipart=..., not both")
             content = _codec.encode(json, argument="json")
-            headers["Content-Type"] = "application/json"
+            headers = {**headers, "Content-Type": "application/json"}
         elif multipart is not None:
             if not isinstance(multipart, Multipart):
                 raise TypeError(f"multipart must be a Multipart, not {type(multipart).__name__}")
@@ -408,7 +410,7 @@ class AsyncTightknit:
         elif idempotency_key is not None and idempotency_key is not False:
             key = validate_idempotency_key(idempotency_key)
         if key is not None:
-            headers[IDEMPOTENCY_HEADER] = key
+            headers = {**headers, IDEMPOTENCY_HEADER: key}
         attempt_timeout = self.timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout)
         policy = self.retry_policy
         if not isinstance(max_retries, NotGiven):
@@ -416,11 +418,14 @@ class AsyncTightknit:
         lane: Priority = "interactive" if isinstance(priority, NotGiven) else priority
         if lane not in _PRIORITIES:
             raise ValueError(f"priority must be 'interactive' or 'bulk', got {lane!r}")
-        self._bind()
-        governor = self.governor
+        if self._closed or self._loop is not _get_running_loop():
+            self._bind()
+        governor = self._governor
+        if governor is None and self.rate_limit is not None:
+            governor = self.governor
         call = Call(
             method=verb,
-            path=target.split("?", 1)[0],
+            path=bare_path,
             target=target,
             content=content,
             idempotency_key=key,
@@ -431,7 +436,9 @@ class AsyncTightknit:
         )
 
         def send(attempt: int, remaining: float | None) -> Awaitable[Response]:
-            return self._attempt(call, url, headers, attempt_timeout, lane, attempt, remaining)
+            return self._attempt(
+                call, url, headers, attempt_timeout, lane, governor, attempt, remaining
+            )
 
         def make_error(response: Response, replayed: bool) -> APIStatusError:
             return error_from_response(
@@ -439,14 +446,16 @@ class AsyncTightknit:
             )
 
         counters = self._counters
+        coordinator = self._coordinator_ref or self._coordinator()
         try:
-            response = await self._coordinator().execute(call, send, make_error)
+            response = await coordinator.execute(call, send, make_error)
         except BaseException:
             counters.failures += 1
             raise
         finally:
             counters.calls += 1
-        counters.replayed += response.replayed
+        if response.replayed:
+            counters.replayed += 1
         return response
 
     def _coordinator(self) -> IdempotencyCoordinator:
@@ -461,11 +470,12 @@ class AsyncTightknit:
         headers: dict[str, str],
         attempt_timeout: Timeout,
         priority: Priority,
+        governor: RateGovernor | None,
         attempt: int,
         remaining: float | None,
     ) -> Response:
         """One HTTP attempt: a governor slot, the transport, a log line, 429 feedback."""
-        clock, counters, governor = self._clock, self._counters, self.governor
+        clock, counters = self._clock, self._counters
         if governor is not None:
             waited_from = clock.monotonic()
             await governor.acquire(priority, max_wait=remaining)
@@ -474,27 +484,33 @@ class AsyncTightknit:
         request = Request(
             call.method,
             url,
-            {**headers, ATTEMPT_HEADER: str(attempt)},
+            {
+                **headers,
+                ATTEMPT_HEADER: _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt),
+            },
             call.content,
-            attempt_timeout.clipped(remaining),
+            attempt_timeout if remaining is None else attempt_timeout.clipped(remaining),
             call.path,
         )
         counters.attempts += 1
-        counters.retries += attempt > 1
+        if attempt > 1:
+            counters.retries += 1
         sent_at = clock.monotonic()
         try:
             response = await self._transport.send(request)
         except APIConnectionError as exc:
             _log_attempt(call.method, call.path, type(exc).__name__, attempt, sent_at, clock)
             raise
-        _log_attempt(call.method, call.path, response.status_code, attempt, sent_at, clock)
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_attempt(call.method, call.path, response.status_code, attempt, sent_at, clock)
         if response.status_code == 429:
             counters.rate_limited += 1
             if governor is not None:
                 governor.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
         return response
 
-    def _url_for(self, path: str, params: Params | None) -> tuple[str, str]:
+    def _url_for(self, path: str, params: Params | None) -> tuple[str, str, str]:
+        """The absolute URL, the path alone, and the path with its query."""
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be a non-empty str, got {path!r}")
         if "://" in path:
@@ -507,13 +523,16 @@ class AsyncTightknit:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
         if not path.startswith("/"):
             path = "/" + path
+        bare_path = target = path
+        if "?" in path:
+            bare_path = path.split("?", 1)[0]
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping, not {type(params).__name__}")
         if params:
             query = urlencode(_flatten_params(params), doseq=True)
             if query:
-                path += ("&" if "?" in path else "?") + query
-        return self.base_url + path, path
+                target += ("&" if "?" in path else "?") + query
+        return self.base_url + target, bare_path, target
 
 
 def _flatten_params(params: Params) -> list[tuple[str, str]]:
@@ -538,7 +557,7 @@ def _flatten_params(params: Params) -> list[tuple[str, str]]:
 def _log_attempt(
     method: str, path: str, outcome: int | str, attempt: int, sent_at: float, clock: Clock
 ) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
+    if logger.isEnabledFor(logging.DEBUG):  # checked here too: a failed attempt comes straight in
         logger.debug(
             "%s %s -> %s attempt=%d elapsed=%.3fs",
             method,

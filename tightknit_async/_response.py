@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
@@ -18,7 +19,6 @@ __all__ = ["REQUEST_ID_HEADERS", "APIResponse", "error_from_response", "request_
 T = TypeVar("T")
 
 REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
-_UNSET: Final[Any] = object()
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -30,7 +30,7 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-class APIResponse:
+class APIResponse(msgspec.Struct, kw_only=True, eq=False, dict=True):
     """A successful (2xx) answer.
 
     Attributes:
@@ -46,44 +46,20 @@ class APIResponse:
 
     ``data`` is the decoded JSON body (decoded once, on first access); ``parse(Type)`` decodes and
     validates it straight into a msgspec Struct.
+
+    (A msgspec Struct, built once per call: a fifth of the cost of a class with a keyword
+    ``__init__``. Compared by identity, like any response object.)
     """
 
-    __slots__ = (
-        "_data",
-        "attempts",
-        "content",
-        "elapsed",
-        "headers",
-        "idempotency_key",
-        "method",
-        "path",
-        "replayed",
-        "status_code",
-    )
-
-    def __init__(
-        self,
-        *,
-        status_code: int,
-        headers: Mapping[str, str],
-        content: bytes,
-        method: str = "",
-        path: str = "",
-        replayed: bool = False,
-        idempotency_key: str | None = None,
-        attempts: int = 1,
-        elapsed: float = 0.0,
-    ) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-        self.method = method
-        self.path = path
-        self.replayed = replayed
-        self.idempotency_key = idempotency_key
-        self.attempts = attempts
-        self.elapsed = elapsed
-        self._data: Any = _UNSET
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    method: str = ""
+    path: str = ""
+    replayed: bool = False
+    idempotency_key: str | None = None
+    attempts: int = 1
+    elapsed: float = 0.0
 
     def _malformed(self, detail: str) -> APIStatusError:
         return APIStatusError(
@@ -103,21 +79,18 @@ class APIResponse:
         """The server's request id (``X-Request-Id`` and kin) when it sent one."""
         return request_id_of(self.headers)
 
-    @property
+    @functools.cached_property
     def data(self) -> Any:
         """The JSON body as builtins (``None`` for an empty body).
 
         Raises :class:`~tightknit_async.APIStatusError` when the body is not JSON.
         """
-        if self._data is _UNSET:
-            if not self.content.strip():
-                self._data = None
-            else:
-                try:
-                    self._data = _codec.decode(self.content)
-                except _codec.UNDECODABLE as exc:
-                    raise self._malformed(_codec.describe_failure(exc)) from None
-        return self._data
+        if not self.content.strip():
+            return None
+        try:
+            return _codec.decode(self.content)
+        except _codec.UNDECODABLE as exc:
+            raise self._malformed(_codec.describe_failure(exc)) from None
 
     def parse(self, type_: type[T]) -> T:
         """Decode the body as ``type_`` (a model from :mod:`tightknit_async.models`, or any type

@@ -117,16 +117,24 @@ class IdempotencyCoordinator:
         """Keyed calls now running."""
         return len(self._flights)
 
-    async def execute(self, call: Call, send: SendAttempt, make_error: MakeError) -> APIResponse:
+    def execute(
+        self, call: Call, send: SendAttempt, make_error: MakeError
+    ) -> Awaitable[APIResponse]:
         """Run ``call`` to its end: a response, or the error of its last attempt.
 
         Raises:
             IdempotencyKeyError: the key is bound to another request (nothing sent).
             APIStatusError, APIConnectionError: the call failed for good.
         """
+        if call.idempotency_key is None or call.minted:
+            return self._drive(call, send, make_error)  # nothing to share: no extra coroutine
+        return self._single_flight(call, send, make_error)
+
+    async def _single_flight(
+        self, call: Call, send: SendAttempt, make_error: MakeError
+    ) -> APIResponse:
         key = call.idempotency_key
-        if key is None or call.minted:
-            return await self._drive(call, send, make_error)
+        assert key is not None
         fingerprint = request_fingerprint(call.method, call.target, call.content)
         flight = self._flights.get(key)
         if flight is None:
@@ -166,11 +174,14 @@ class IdempotencyCoordinator:
         """Run the state machine for ``call`` (see :mod:`._machine`) until it ends."""
         clock, key = call.clock, call.idempotency_key
         stored = key if key is not None and not call.minted else None
+        policy = call.policy
+        started = clock.monotonic()
+        deadline = None if policy.deadline is None else started + policy.deadline
         spec = CallSpec(
             method=call.method,
             keyed=key is not None,
-            policy=call.policy,
-            started=clock.monotonic(),
+            policy=policy,
+            started=started,
             paced=call.paced,
         )
         state: CallState = Fresh(spec)
@@ -180,70 +191,75 @@ class IdempotencyCoordinator:
         error: APIStatusError | APIConnectionError | None = None
         try:
             while True:
-                match state:
-                    case Fresh():
-                        if stored is not None:
-                            cached, claim = await self._lookup(stored, spec, clock)
-                        state = state.next(cached=cached is not None)
-                    case Replayed():
-                        assert cached is not None
-                        return self._replay(call, cached, make_error, fingerprint)
-                    case Sending(attempt=attempt):
-                        deadline = spec.deadline
-                        remaining = None if deadline is None else deadline - clock.monotonic()
-                        outcome: Outcome
-                        try:
-                            response = await send(attempt, remaining)
-                        except APIConnectionError as exc:
-                            response, error, outcome = None, exc, NoAnswer(exc.request_sent)
+                # The states in the order a call meets them most often; isinstance narrows each.
+                if isinstance(state, Sending):
+                    attempt = state.attempt
+                    remaining = None if deadline is None else deadline - clock.monotonic()
+                    outcome: Outcome
+                    try:
+                        response = await send(attempt, remaining)
+                    except APIConnectionError as exc:
+                        response, error, outcome = None, exc, NoAnswer(exc.request_sent)
+                    else:
+                        status = response.status_code
+                        if 200 <= status < 300:
+                            outcome = Answer(status)
                         else:
                             retry_after = parse_retry_after(response.headers.get("retry-after"))
-                            outcome = Answer(response.status_code, retry_after)
-                            if not 200 <= response.status_code < 300:
-                                error = make_error(response, _is_replay(response))
-                        state = state.next(outcome, now=clock.monotonic(), rng=self._rng)
-                    case Waiting(delay=delay, attempt=attempt, reason=reason):
-                        logger.debug(
-                            "%s %s: retrying in %.3fs (%s after attempt %d)",
-                            call.method,
-                            call.path,
-                            delay,
-                            reason,
-                            attempt,
-                        )
-                        if delay > 0 and waits_enabled():
-                            await clock.sleep(delay)
-                        state = state.next()
-                    case Completed(attempt=attempt, cacheable=cacheable):
-                        assert response is not None
-                        if cacheable and stored is not None:
-                            await self._keep(stored, response, fingerprint)
-                        return APIResponse(
-                            status_code=response.status_code,
-                            headers=response.headers,
-                            content=response.content,
-                            method=call.method,
-                            path=call.path,
-                            replayed=_is_replay(response),
-                            idempotency_key=key,
-                            attempts=attempt,
-                            elapsed=clock.monotonic() - spec.started,
-                        )
-                    case Failed(note=note, cacheable=cacheable):
-                        assert error is not None
-                        if cacheable and stored is not None and response is not None:
-                            await self._keep(stored, response, fingerprint)
-                        if note:
-                            error.add_note(note)
-                        raise error
-                    case _:
-                        assert_never(state)
+                            outcome = Answer(status, retry_after)
+                            error = make_error(response, _is_replay(response))
+                    state = state.next(outcome, clock.monotonic(), self._rng)
+                elif isinstance(state, Completed):
+                    assert response is not None
+                    if state.cacheable and stored is not None:
+                        await self._keep(stored, response, fingerprint)
+                    headers = response.headers
+                    replayed = headers.get(REPLAYED_HEADER)
+                    return APIResponse(
+                        status_code=response.status_code,
+                        headers=headers,
+                        content=response.content,
+                        method=call.method,
+                        path=call.path,
+                        replayed=replayed is not None and replayed.lower() == "true",
+                        idempotency_key=key,
+                        attempts=state.attempt,
+                        elapsed=clock.monotonic() - started,
+                    )
+                elif isinstance(state, Fresh):
+                    if stored is not None:
+                        cached, claim = await self._lookup(stored, deadline, clock)
+                    state = state.next(cached=cached is not None)
+                elif isinstance(state, Waiting):
+                    logger.debug(
+                        "%s %s: retrying in %.3fs (%s after attempt %d)",
+                        call.method,
+                        call.path,
+                        state.delay,
+                        state.reason,
+                        state.attempt,
+                    )
+                    if state.delay > 0 and waits_enabled():
+                        await clock.sleep(state.delay)
+                    state = state.next()
+                elif isinstance(state, Failed):
+                    assert error is not None
+                    if state.cacheable and stored is not None and response is not None:
+                        await self._keep(stored, response, fingerprint)
+                    if state.note:
+                        error.add_note(state.note)
+                    raise error
+                elif isinstance(state, Replayed):
+                    assert cached is not None
+                    return self._replay(call, cached, make_error, fingerprint)
+                else:
+                    assert_never(state)
         finally:
             if claim is not None:
                 await claim.release()
 
     async def _lookup(
-        self, key: str, spec: CallSpec, clock: Clock
+        self, key: str, deadline: float | None, clock: Clock
     ) -> tuple[CachedReply | None, FlightClaim | None]:
         """A cached reply; else a claim on the key; else (another process holds the key) that
         process's reply once it lands, or neither if it does not land before the deadline."""
@@ -254,7 +270,6 @@ class IdempotencyCoordinator:
         claim = await store.claim(self.scope, key)
         if claim is not None:
             return None, claim
-        deadline = spec.deadline
         remaining = None if deadline is None else deadline - clock.monotonic()
         return await store.wait(self.scope, key, remaining), None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
 from typing import Final
@@ -38,9 +39,21 @@ def validate_idempotency_key(value: object) -> str:
     return value
 
 
+# The RFC 4122 variant nibble (10xx) for a random hex digit: keeps its two low bits.
+_VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def mint_idempotency_key() -> str:
-    """A fresh random UUIDv4 key."""
-    return str(uuid.uuid4())
+    """A fresh random UUIDv4 key (122 random bits from ``os.urandom``, as ``uuid.uuid4()``).
+
+    Formatted directly from the random bytes: a third of the cost of ``str(uuid.uuid4())``, and
+    every mutation mints one.
+    """
+    digits = os.urandom(16).hex()
+    return (
+        f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
+        f"{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    )
 
 
 def idempotency_key_for(namespace: str, item_id: object) -> str:

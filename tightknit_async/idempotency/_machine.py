@@ -13,7 +13,7 @@
 
 Each state's ``next()`` returns the typed union of its successors; the async driver in
 :mod:`tightknit_async.idempotency._coordinator` performs the I/O each state asks for (look up the
-cache, send an attempt, sleep) and ends its ``match`` in ``assert_never``.
+cache, send an attempt, sleep) and ends its chain of ``isinstance`` checks in ``assert_never``.
 
 Rules (see :mod:`tightknit_async.retry` for which failures are retryable and the delay formula):
 
@@ -116,13 +116,14 @@ class Sending(msgspec.Struct, frozen=True):
     attempt: int
 
     def next(
-        self, outcome: Outcome, *, now: float, rng: random.Random | None = None
+        self, outcome: Outcome, now: float, rng: random.Random | None = None
     ) -> Completed | Waiting | Failed:
         """Decide what follows this attempt's ``outcome``, the clock reading ``now``."""
-        spec, policy = self.spec, self.spec.policy
+        spec = self.spec
         status = outcome.status if isinstance(outcome, Answer) else None
         if status is not None and 200 <= status < 300:
-            return Completed(spec, self.attempt, cacheable=spec.keyed)
+            return Completed(spec, self.attempt, spec.keyed)
+        policy = spec.policy
         cacheable = spec.keyed and status in CACHEABLE_ERROR_STATUSES
         retryable = should_retry(
             method=spec.method,

@@ -107,6 +107,8 @@ class AiohttpTransport:
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._last_timeout: Timeout | None = None
+        self._last_client_timeout: aiohttp.ClientTimeout | None = None
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -124,7 +126,6 @@ class AiohttpTransport:
                 connector=connector,
                 trust_env=self._trust_env,
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
             )
             # aiohttp silently resends PUT/DELETE once when a reused connection turns out closed.
             # Such a resend would bypass the rate governor and the retry policy (an unkeyed
@@ -135,19 +136,32 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         """Send one attempt; map every aiohttp failure to our connection and timeout errors."""
-        session = self._ensure_session()
+        session = self._session
+        if session is None:
+            session = self._ensure_session()
+        content = request.content
+        opened: BinaryIO | None = None
+        body: object = content
+        if isinstance(content, Multipart):
+            body, opened = _multipart_body(content)
+        timeout = request.timeout
+        if timeout is not self._last_timeout:  # the same Timeout on nearly every attempt
+            self._last_timeout, self._last_client_timeout = timeout, _client_timeout(timeout)
         started = time.perf_counter()
-        body, opened = _body(request.content)
         try:
             async with session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
                 data=body,
-                timeout=_client_timeout(request.timeout),
+                timeout=self._last_client_timeout,
                 allow_redirects=False,
             ) as resp:
-                content = await _read_capped(resp, self._max_response_bytes, request)
+                declared = resp.content_length
+                if declared is not None and declared <= self._max_response_bytes:
+                    data = await resp.read()  # the common case: one read, no coroutine of ours
+                else:
+                    data = await _read_capped(resp, declared, self._max_response_bytes, request)
                 headers = resp.headers  # immutable and case-insensitive: no copy needed
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -155,12 +169,7 @@ class AiohttpTransport:
         finally:
             if opened is not None:
                 opened.close()
-        return Response(
-            status_code=status,
-            headers=headers,
-            content=content,
-            elapsed=time.perf_counter() - started,
-        )
+        return Response(status, headers, data, time.perf_counter() - started)
 
     async def aclose(self) -> None:
         """Close the session and every pooled connection; idempotent."""
@@ -174,14 +183,12 @@ class AiohttpTransport:
         return f"<AiohttpTransport {state} limits={self._limits!r}>"
 
 
-def _body(content: bytes | Multipart | None) -> tuple[object, BinaryIO | None]:
+def _multipart_body(content: Multipart) -> tuple[aiohttp.MultipartWriter, BinaryIO | None]:
     """The aiohttp body for ``content``, and a file this attempt opened (to close afterwards).
 
     A multipart file is streamed: from its path (aiohttp reads it in chunks), from its async
     iterator factory, or from memory; it is never read whole into memory here.
     """
-    if not isinstance(content, Multipart):
-        return content, None
     writer = aiohttp.MultipartWriter("form-data")
     for name, value in content.fields.items():
         part = writer.append(value)
@@ -205,15 +212,15 @@ def _body(content: bytes | Multipart | None) -> tuple[object, BinaryIO | None]:
     return writer, opened
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int, request: Request) -> bytes:
-    """The whole body, refusing one larger than ``limit`` bytes (``ResponseTooLargeError``).
+async def _read_capped(
+    resp: aiohttp.ClientResponse, declared: int | None, limit: int, request: Request
+) -> bytes:
+    """The whole body of a reply that declared no length (``declared`` is ``None``) or more than
+    ``limit`` bytes, refusing one larger than ``limit`` (``ResponseTooLargeError``).
 
-    A declared ``Content-Length`` within the limit is read in one go (the common, fast path);
-    otherwise the body is read in chunks and abandoned as soon as it passes the limit.
+    (A declared length within the limit is read in one go by ``send`` itself.) The body is read in
+    chunks and abandoned as soon as it passes the limit.
     """
-    declared = resp.content_length
-    if declared is not None and declared <= limit:
-        return await resp.read()
     if declared is not None:
         raise _too_large(request, declared, limit)
     chunks: list[bytes] = []
