@@ -32,8 +32,12 @@ check: $(STAMP)
 # benchmarks/run_all.py runs each script in turn, prints its tables and writes them (with the
 # machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores;
 # `make bench BENCH_ARGS=--quick` for a smoke run (about 3 minutes).
+# instructions.py counts instructions under valgrind, installed here when missing (as root).
 BENCH_ARGS ?=
 bench: $(STAMP)
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; } || \
+		echo "valgrind is not installed: benchmarks/instructions.py will be skipped"
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # 200,000 calls through one client against the fake server (in another process) with faults on:

@@ -1,8 +1,9 @@
 """Client overhead with pacing off: tightknit_async vs a bare aiohttp loop vs an httpx client.
 
 A small aiohttp.web server in a separate process answers a Tightknit-shaped JSON body; each client
-sends the same number of requests with the same concurrency. Rounds alternate between clients and
-the median is reported, with ratios against the bare aiohttp loop measured in the same run.
+sends the same number of requests with the same concurrency. Every round measures every client,
+in an order rotated each round; the median of each is reported, and each ratio is the median of
+the per-round ratios (two samples moments apart share the machine's speed of the moment).
 
 Two tables: requests/s of the three clients (GETs), then every contender with its requests/s and
 the client's CPU microseconds per request (``time.process_time()`` of this process over the
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import platform
@@ -234,10 +236,16 @@ def run(
     }
     try:
         _wait_for(port)
-        for _ in range(rounds):
+        for round_ in range(rounds):
             for loop, factory in factories.items():
                 with asyncio.Runner(loop_factory=factory) as runner:
-                    for name in results[loop]:
+                    # Rotate the order every round so no contender always runs first or right
+                    # after another; collect garbage before each sample so none pays for the
+                    # previous one's.
+                    names = list(results[loop])
+                    shift = round_ % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        gc.collect()
                         sample = runner.run(CONTENDERS[name](base, requests, concurrency))
                         results[loop][name].append(sample)
         return results
@@ -251,6 +259,16 @@ def _medians(samples: dict[str, list[Sample]]) -> dict[str, Sample]:
         name: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
         for name, values in samples.items()
     }
+
+
+def _paired(samples: dict[str, list[Sample]], name: str, reference: str, index: int) -> float:
+    """The median over rounds of ``name``'s sample divided by ``reference``'s in the same round
+    (``index`` 0: req/s, 1: CPU): the machine's speed drifts between rounds on a shared host,
+    and a ratio of two samples taken moments apart cancels most of that drift."""
+    return statistics.median(
+        mine[index] / theirs[index]
+        for mine, theirs in zip(samples[name], samples[reference], strict=True)
+    )
 
 
 def _verdict(ok: bool) -> str:
@@ -268,10 +286,11 @@ def main() -> None:
     if args.quick:
         args.requests, args.rounds = min(args.requests, 1000), min(args.rounds, 3)
     results = run(args.requests, args.concurrency, args.rounds, args.uvloop)
-    medians = _medians(results["asyncio"])
-    base, base_cpu = medians[BARE]
-    ours_rate, ours_cpu = medians[OURS]
-    httpx_rate = medians[HTTPX][0]
+    samples = results["asyncio"]
+    medians = _medians(samples)
+    rate_ratio = _paired(samples, OURS, BARE, 0)
+    cpu_ratio = _paired(samples, OURS, BARE, 1)
+    httpx_ratio = _paired(samples, OURS, HTTPX, 0)
     print(
         f"client overhead: {args.requests} requests x {args.rounds} rounds, concurrency "
         f"{args.concurrency}, server in another process on loopback"
@@ -285,8 +304,10 @@ def main() -> None:
     print("| client | median req/s | vs bare aiohttp | tightknit_async vs it |")
     print("|---|---:|---:|---:|")
     for name in MAIN:
-        rate = medians[name][0]
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {ours_rate / rate:.2f}x |")
+        print(
+            f"| {name} | {medians[name][0]:,.0f} | {_paired(samples, name, BARE, 0):.2f}x | "
+            f"{_paired(samples, OURS, name, 0):.2f}x |"
+        )
     print()
     print("### Per layer: requests/s and client CPU per request (medians)")
     print()
@@ -296,32 +317,26 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|")
     for name, (rate, cpu) in medians.items():
-        ref_rate, ref_cpu = medians[BARE_POST] if "POST" in name else medians[BARE]
-        rates = [sample[0] for sample in results["asyncio"][name]]
+        reference = BARE_POST if "POST" in name else BARE
+        rates = [sample[0] for sample in samples[name]]
         print(
             f"| {name} | {rate:,.0f} | {min(rates):,.0f}-{max(rates):,.0f} | "
-            f"{rate / ref_rate:.2f}x | {cpu:,.0f} | {cpu / ref_cpu:.2f}x |"
+            f"{_paired(samples, name, reference, 0):.2f}x | {cpu:,.0f} | "
+            f"{_paired(samples, name, reference, 1):.2f}x |"
         )
     print()
     print(
-        "(POST rows are compared with the bare aiohttp POST; the others with the bare GET. "
-        "Client and server share 2 cores: req/s varies between rounds more than CPU us/req.)"
+        "(Ratios are medians of per-round ratios: each round measures every contender moments "
+        "apart, in a rotating order. POST rows are compared with the bare aiohttp POST; the "
+        "others with the bare GET. Client and server share 2 cores: req/s varies between rounds "
+        "more than CPU us/req; benchmarks/instructions.py counts the CPU cost without noise.)"
     )
     print()
     print("| target | measured | result |")
     print("|---|---:|---|")
-    print(
-        f"| req/s >= 0.85x bare aiohttp | {ours_rate / base:.2f}x | "
-        f"{_verdict(ours_rate / base >= 0.85)} |"
-    )
-    print(
-        f"| req/s >= 1.5x httpx | {ours_rate / httpx_rate:.2f}x | "
-        f"{_verdict(ours_rate / httpx_rate >= 1.5)} |"
-    )
-    print(
-        f"| CPU/request <= 1.3x bare aiohttp | {ours_cpu / base_cpu:.2f}x | "
-        f"{_verdict(ours_cpu / base_cpu <= 1.3)} |"
-    )
+    print(f"| req/s >= 0.85x bare aiohttp | {rate_ratio:.2f}x | {_verdict(rate_ratio >= 0.85)} |")
+    print(f"| req/s >= 1.5x httpx | {httpx_ratio:.2f}x | {_verdict(httpx_ratio >= 1.5)} |")
+    print(f"| CPU/request <= 1.3x bare aiohttp | {cpu_ratio:.2f}x | {_verdict(cpu_ratio <= 1.3)} |")
     if "uvloop" in results:
         uv = _medians(results["uvloop"])
         print()

@@ -37,6 +37,7 @@ ROOT = HERE.parent
 # The order they run in; any other benchmarks/*.py is run after these (alphabetically).
 ORDER = (
     "overhead",
+    "instructions",
     "idempotency",
     "decode",
     "bulk_memory",

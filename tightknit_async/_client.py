@@ -481,6 +481,7 @@ class AsyncTightknit:
             await governor.acquire(priority, max_wait=remaining)
             if remaining is not None:
                 remaining -= clock.monotonic() - waited_from
+        total = attempt_timeout.total
         request = Request(
             call.method,
             url,
@@ -489,7 +490,9 @@ class AsyncTightknit:
                 ATTEMPT_HEADER: _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt),
             },
             call.content,
-            attempt_timeout if remaining is None else attempt_timeout.clipped(remaining),
+            attempt_timeout
+            if remaining is None or (total is not None and total <= remaining)
+            else attempt_timeout.clipped(remaining),
             call.path,
         )
         counters.attempts += 1

@@ -90,6 +90,9 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
 class _Flight(msgspec.Struct):
     fingerprint: str
     task: asyncio.Task[APIResponse]
+    waiters: list[asyncio.Future[APIResponse]]
+    """One future per caller, resolved when the task lands; a cancelled caller cancels only its
+    own (what ``asyncio.shield`` does, for a future and a list entry per caller)."""
 
 
 class IdempotencyCoordinator:
@@ -137,23 +140,35 @@ class IdempotencyCoordinator:
         assert key is not None
         fingerprint = request_fingerprint(call.method, call.target, call.content)
         flight = self._flights.get(key)
+        loop = asyncio.get_running_loop()
         if flight is None:
-            task = asyncio.get_running_loop().create_task(
+            task = loop.create_task(
                 self._lead(call, fingerprint, send, make_error),
                 name=f"tightknit-call-{key}",
             )
-            flight = self._flights[key] = _Flight(fingerprint, task)
-            task.add_done_callback(functools.partial(self._landed, key))
+            flight = self._flights[key] = _Flight(fingerprint, task, [])
+            task.add_done_callback(functools.partial(self._landed, key, flight))
         elif flight.fingerprint != fingerprint:
             raise _reused(key)
-        return await asyncio.shield(flight.task)
+        waiter: asyncio.Future[APIResponse] = loop.create_future()
+        flight.waiters.append(waiter)
+        return await waiter
 
-    def _landed(self, key: str, task: asyncio.Task[APIResponse]) -> None:
-        flight = self._flights.get(key)
-        if flight is not None and flight.task is task:
+    def _landed(self, key: str, flight: _Flight, task: asyncio.Task[APIResponse]) -> None:
+        if self._flights.get(key) is flight:
             del self._flights[key]
-        if not task.cancelled():
-            task.exception()  # retrieved: every waiter may have gone away
+        if task.cancelled():  # only if the loop is torn down under it
+            for waiter in flight.waiters:
+                waiter.cancel()
+            return
+        error = task.exception()  # retrieved: every waiter may have gone away
+        for waiter in flight.waiters:
+            if waiter.done():  # its caller was cancelled
+                continue
+            if error is None:
+                waiter.set_result(task.result())
+            else:
+                waiter.set_exception(error)
 
     async def _lead(
         self, call: Call, fingerprint: str, send: SendAttempt, make_error: MakeError
@@ -184,7 +199,8 @@ class IdempotencyCoordinator:
             started=started,
             paced=call.paced,
         )
-        state: CallState = Fresh(spec)
+        # A call with no stored key has nothing to look up: Fresh(spec).next(cached=False).
+        state: CallState = Fresh(spec) if stored is not None else Sending(spec, 1)
         cached: CachedReply | None = None
         claim: FlightClaim | None = None
         response: Response | None = None

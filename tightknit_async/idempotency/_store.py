@@ -176,10 +176,11 @@ class MemoryIdempotencyStore:
         slot = (scope, key)
         if slot in self._replies:
             self._drop(slot)
-        if reply.size > self.max_bytes:
+        size = reply.size
+        if size > self.max_bytes:
             return
         self._replies[slot] = (self._clock() + self.ttl, reply)
-        self._bytes += reply.size
+        self._bytes += size
         self._purge()
 
     async def claim(self, scope: str, key: str) -> FlightClaim | None:
