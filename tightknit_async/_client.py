@@ -476,7 +476,8 @@ class AsyncTightknit:
     ) -> Response:
         """One HTTP attempt: a governor slot, the transport, a log line, 429 feedback."""
         clock, counters = self._clock, self._counters
-        if governor is not None:
+        # A free slot is taken without a coroutine; otherwise wait in the lane.
+        if governor is not None and not governor.try_acquire_nowait(priority):
             waited_from = clock.monotonic()
             await governor.acquire(priority, max_wait=remaining)
             if remaining is not None:

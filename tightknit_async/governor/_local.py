@@ -234,8 +234,11 @@ class Governor:
 
     def _grant_now(self, now: float, priority: Priority) -> bool:
         """Serve the queue first; then grant the caller if a slot is still free."""
-        self._grant_due(now)
-        if self._interactive or self._bulk or self._core.earliest() > now + _CLOCK_RESOLUTION:
+        if self._interactive or self._bulk:
+            self._grant_due(now)
+            if self._interactive or self._bulk:
+                return False
+        if self._core.earliest() > now + _CLOCK_RESOLUTION:
             return False
         self._core.book(now)
         self._record_grant(priority, 0.0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
+import re
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, TypeVar
 from urllib.parse import quote
 
 from .._config import Timeout
@@ -33,11 +34,29 @@ class RequestOptions(TypedDict, total=False):
     priority: Priority
 
 
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]+")
+"""Characters a path segment carries as they are (ids are UUIDs and slugs: no quoting needed)."""
+
+
 def path_id(name: str, value: object) -> str:
     """``value`` as one URL path segment; ``ValueError`` naming ``name`` if empty or not a str."""
     if not isinstance(value, str) or not value.strip() or value in (".", ".."):
         raise ValueError(f"{name} must be a non-empty str, got {value!r}")
+    if _UNRESERVED.fullmatch(value):
+        return value
     return quote(value, safe="")
+
+
+_ENVELOPES: Final[dict[Any, Any]] = {}
+
+
+def _envelope(data_type: Any) -> Any:
+    """``Envelope[data_type]``, built once per type (a generic alias costs more to build and to
+    hash than the decoder look-up it keys). The models are a fixed set: the dict stays small."""
+    envelope = _ENVELOPES.get(data_type)
+    if envelope is None:
+        envelope = _ENVELOPES[data_type] = Envelope[data_type]
+    return envelope
 
 
 class APIResource:
@@ -70,8 +89,12 @@ class APIResource:
         body: object = None,
     ) -> T:
         """Send, then decode ``{"success": ..., "data": <data_type>}`` and return ``data``."""
-        response = await self._send(method, path, options, params=params, body=body)
-        envelope: Envelope[T] = response.parse(Envelope[data_type])  # type: ignore[valid-type]
+        client = self._client
+        if body is None:
+            response = await client.request(method, path, params=params, **options)
+        else:
+            response = await client.request(method, path, params=params, json=body, **options)
+        envelope: Envelope[T] = response.parse(_envelope(data_type))
         return envelope.data
 
     def _pager(
