@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
 
+from multidict import CIMultiDict
+
 from . import _codec
 from ._clock import Clock, SystemClock
 from ._config import (
@@ -190,10 +192,11 @@ class AsyncTightknit:
         self._owns_transport = transport is None
         self._transport: AsyncTransport = transport or AiohttpTransport(limits=limits)
         self.key_fingerprint = key_fingerprint(self._api_key)
-        self._base_headers: dict[str, str] = {
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        }
+        # A case-insensitive multidict, the type aiohttp works in: a copy per attempt is cheap,
+        # and aiohttp takes it without converting it again (a dict costs twice as much there).
+        self._base_headers: CIMultiDict[str] = CIMultiDict(
+            {"Accept": "application/json", "User-Agent": USER_AGENT}
+        )
         if default_headers is not None and not isinstance(default_headers, Mapping):
             raise TypeError(
                 f"default_headers must be a mapping, not {type(default_headers).__name__}"
@@ -391,13 +394,14 @@ class AsyncTightknit:
         if verb not in _METHODS:
             raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
         url, bare_path, target = self._url_for(path, params)
-        headers = self._base_headers  # copied once per attempt, with that attempt's header
+        headers = self._base_headers  # copied per attempt, with that attempt's header added
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
             if multipart is not None:
                 raise ValueError("pass json=... or multipart=..., not both")
             content = _codec.encode(json, argument="json")
-            headers = {**headers, "Content-Type": "application/json"}
+            headers = headers.copy()
+            headers["Content-Type"] = "application/json"
         elif multipart is not None:
             if not isinstance(multipart, Multipart):
                 raise TypeError(f"multipart must be a Multipart, not {type(multipart).__name__}")
@@ -410,7 +414,9 @@ class AsyncTightknit:
         elif idempotency_key is not None and idempotency_key is not False:
             key = validate_idempotency_key(idempotency_key)
         if key is not None:
-            headers = {**headers, IDEMPOTENCY_HEADER: key}
+            if headers is self._base_headers:
+                headers = headers.copy()
+            headers[IDEMPOTENCY_HEADER] = key
         attempt_timeout = self.timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout)
         policy = self.retry_policy
         if not isinstance(max_retries, NotGiven):
@@ -467,7 +473,7 @@ class AsyncTightknit:
         self,
         call: Call,
         url: str,
-        headers: dict[str, str],
+        headers: CIMultiDict[str],
         attempt_timeout: Timeout,
         priority: Priority,
         governor: RateGovernor | None,
@@ -483,13 +489,14 @@ class AsyncTightknit:
             if remaining is not None:
                 remaining -= clock.monotonic() - waited_from
         total = attempt_timeout.total
+        attempt_headers = headers.copy()
+        attempt_headers[ATTEMPT_HEADER] = (
+            _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
+        )
         request = Request(
             call.method,
             url,
-            {
-                **headers,
-                ATTEMPT_HEADER: _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt),
-            },
+            attempt_headers,
             call.content,
             attempt_timeout
             if remaining is None or (total is not None and total <= remaining)

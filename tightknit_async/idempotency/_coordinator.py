@@ -71,7 +71,7 @@ MakeError = Callable[[Response, bool], APIStatusError]
 """Build the status error for a response (the flag: it is a replay)."""
 
 
-class Call(msgspec.Struct, frozen=True, kw_only=True):
+class Call(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One prepared call, as the coordinator needs it."""
 
     method: str

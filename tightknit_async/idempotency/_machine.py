@@ -23,6 +23,9 @@ Rules (see :mod:`tightknit_async.retry` for which failures are retryable and the
   of the key), else ``Retry-After`` or the backoff;
 - a retry is only scheduled when the attempt budget allows it and its wait ends before the deadline.
 
+The states and events are frozen msgspec Structs with ``gc=False`` (a few are built per call; none
+can be part of a reference cycle, so the cycle collector need not track them).
+
 Which outcomes a keyed call may cache (``cacheable``): every ``2xx``, and the final answers
 ``400``, ``404``, ``410``, ``422`` (the request itself was wrong: asking again gives the same).
 Never ``401``/``403`` (fixed by changing the key, not the request), ``408``/``409``/``429``, ``5xx``
@@ -57,7 +60,7 @@ CACHEABLE_ERROR_STATUSES: Final = frozenset({400, 404, 410, 422})
 _CONFLICT_JITTER: Final = 0.2
 
 
-class CallSpec(msgspec.Struct, frozen=True, kw_only=True):
+class CallSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the machine needs to know about a call; fixed for the call's life.
 
     ``started`` and ``deadline`` are readings of the driver's monotonic clock.
@@ -78,14 +81,14 @@ class CallSpec(msgspec.Struct, frozen=True, kw_only=True):
 # -- events --------------------------------------------------------------------------------------
 
 
-class Answer(msgspec.Struct, frozen=True):
+class Answer(msgspec.Struct, frozen=True, gc=False):
     """The server answered ``status`` (with ``Retry-After`` in seconds when it sent one)."""
 
     status: int
     retry_after: float | None = None
 
 
-class NoAnswer(msgspec.Struct, frozen=True):
+class NoAnswer(msgspec.Struct, frozen=True, gc=False):
     """No HTTP answer; ``request_sent`` is ``False`` when the connection never opened."""
 
     request_sent: bool = True
@@ -98,7 +101,7 @@ WaitReason: TypeAlias = Literal["backoff", "retry-after", "in-flight", "rate-lim
 # -- states --------------------------------------------------------------------------------------
 
 
-class Fresh(msgspec.Struct, frozen=True):
+class Fresh(msgspec.Struct, frozen=True, gc=False):
     """Nothing done yet; a keyed call first looks for a cached reply."""
 
     spec: CallSpec
@@ -109,7 +112,7 @@ class Fresh(msgspec.Struct, frozen=True):
         return Sending(self.spec, attempt=1)
 
 
-class Sending(msgspec.Struct, frozen=True):
+class Sending(msgspec.Struct, frozen=True, gc=False):
     """Attempt ``attempt`` (1-based) is to be sent."""
 
     spec: CallSpec
@@ -168,7 +171,7 @@ class Sending(msgspec.Struct, frozen=True):
         return Waiting(spec, self.attempt, delay=delay, reason=reason)
 
 
-class Waiting(msgspec.Struct, frozen=True):
+class Waiting(msgspec.Struct, frozen=True, gc=False):
     """Attempt ``attempt`` failed retryably; wait ``delay`` seconds, then send the next one."""
 
     spec: CallSpec
@@ -180,7 +183,7 @@ class Waiting(msgspec.Struct, frozen=True):
         return Sending(self.spec, self.attempt + 1)
 
 
-class Completed(msgspec.Struct, frozen=True):
+class Completed(msgspec.Struct, frozen=True, gc=False):
     """A 2xx answer: the call succeeded (``cacheable`` for keyed calls). Anything else, a 3xx
     included (the API does not redirect, and redirects are never followed), is an error."""
 
@@ -189,7 +192,7 @@ class Completed(msgspec.Struct, frozen=True):
     cacheable: bool = False
 
 
-class Failed(msgspec.Struct, frozen=True):
+class Failed(msgspec.Struct, frozen=True, gc=False):
     """The call failed for good with the last attempt's error; ``note`` says why it stopped."""
 
     spec: CallSpec
@@ -198,7 +201,7 @@ class Failed(msgspec.Struct, frozen=True):
     note: str | None = None
 
 
-class Replayed(msgspec.Struct, frozen=True):
+class Replayed(msgspec.Struct, frozen=True, gc=False):
     """A cached reply answers the call without the network."""
 
     spec: CallSpec
