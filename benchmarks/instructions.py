@@ -49,7 +49,7 @@ _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 def child(name: str, requests: int, port: int) -> None:
     """Run ``requests`` requests (after overhead.py's 50 warm-up ones) of contender ``name``."""
     base = f"http://127.0.0.1:{port}"
-    asyncio.run(overhead.CONTENDERS[name](base, requests, 20))  # type: ignore[arg-type]
+    asyncio.run(overhead.run_once(name, base, requests, 20))
 
 
 def count(valgrind: str, name: str, requests: int, port: int) -> int:

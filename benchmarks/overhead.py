@@ -1,9 +1,10 @@
 """Client overhead with pacing off: tightknit_async vs a bare aiohttp loop vs an httpx client.
 
-A small aiohttp.web server in a separate process answers a Tightknit-shaped JSON body; each client
-sends the same number of requests with the same concurrency. Every round measures every client,
-in an order rotated each round; the median of each is reported, and each ratio is the median of
-the per-round ratios (two samples moments apart share the machine's speed of the moment).
+A small aiohttp.web server in a separate process answers a Tightknit-shaped JSON body. Every
+contender's client is opened once and warmed up; then the run alternates between them in short
+chunks (``--requests`` per chunk, about 30 ms each; httpx a tenth as many), rotating their order
+every round, so that the shared machine's speed, which drifts over seconds, is the same for all of
+them. Each figure is the median over rounds, and each ratio the median of per-round ratios.
 
 Two tables: requests/s of the three clients (GETs), then every contender with its requests/s and
 the client's CPU microseconds per request (``time.process_time()`` of this process over the
@@ -17,11 +18,11 @@ tightknit_async with each layer on so the cost of each is visible:
 - POST with a minted idempotency key (the coordinator path), POST with a caller's key (the store:
   bind, lookup, cache the reply), against a bare aiohttp POST of the same body.
 
-    .venv/bin/python benchmarks/overhead.py [--requests 3000] [--concurrency 20] [--rounds 5]
+    .venv/bin/python benchmarks/overhead.py [--requests 300] [--concurrency 20] [--rounds 80]
         [--quick] [--uvloop]
 
-``--uvloop`` also runs the three-client table with uvloop's event loop in the client (the server
-keeps the default loop) in the same run, alternating loops per round, and prints the ratio.
+``--uvloop`` also measures the three-client table with uvloop's event loop in the client (the
+server keeps the default loop): blocks of rounds alternate between the two loops, four each.
 
 Targets (DESIGN.md): tightknit_async >= 85% of bare aiohttp's req/s, >= 1.5x httpx, CPU per
 request within 1.3x bare aiohttp.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -40,7 +42,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 import httpx
@@ -59,7 +62,9 @@ KEY = "sk_bench_key"
 FEED_ENVELOPE = Envelope[Feed]
 
 Sample = tuple[float, float]  # (requests/s, client CPU microseconds per request)
-Contender = Callable[[str, int, int], Awaitable[Sample]]
+One = Callable[[], Awaitable[object]]
+Contender = Callable[[str], AbstractAsyncContextManager[One]]
+"""Opens its client against the base URL and yields the coroutine function of one request."""
 
 
 def _serve(port: int) -> None:
@@ -83,7 +88,7 @@ def _free_port() -> int:
         return port
 
 
-async def _drive(n: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> Sample:
+async def _drive(n: int, concurrency: int, one: One) -> Sample:
     remaining = n
 
     async def worker() -> None:
@@ -99,13 +104,20 @@ async def _drive(n: int, concurrency: int, one: Callable[[], Awaitable[object]])
     return n / elapsed, (time.process_time() - cpu) / n * 1e6
 
 
-async def _measure(n: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> Sample:
-    await _drive(50, concurrency, one)  # warm the pool
-    return await _drive(n, concurrency, one)
+WARM_UP = 50
+"""Requests each contender sends before it is measured (opens its pool)."""
+
+
+async def run_once(name: str, base: str, n: int, concurrency: int) -> Sample:
+    """Open contender ``name``, warm it up, and measure ``n`` requests (instructions.py's unit)."""
+    async with CONTENDERS[name](base) as one:
+        await _drive(WARM_UP, concurrency, one)
+        return await _drive(n, concurrency, one)
 
 
 def bare_aiohttp(method: str) -> Contender:
-    async def run(base: str, n: int, concurrency: int) -> Sample:
+    @contextlib.asynccontextmanager
+    async def open_(base: str) -> AsyncIterator[One]:
         headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
         connector = aiohttp.TCPConnector(limit=100)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -122,29 +134,28 @@ def bare_aiohttp(method: str) -> Contender:
                     resp.raise_for_status()
                     return body
 
-            return await _measure(n, concurrency, get if method == "GET" else post)
+            yield get if method == "GET" else post
 
-    return run
+    return open_
 
 
-def httpx_client(base: str, n: int, concurrency: int) -> Awaitable[Sample]:
-    async def run() -> Sample:
-        headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
-        limits = httpx.Limits(max_connections=100)
-        async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+@contextlib.asynccontextmanager
+async def httpx_client(base: str) -> AsyncIterator[One]:
+    headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
 
-            async def one() -> object:
-                resp = await client.get(PATH)
-                resp.raise_for_status()
-                return resp.content
+        async def one() -> object:
+            resp = await client.get(PATH)
+            resp.raise_for_status()
+            return resp.content
 
-            return await _measure(n, concurrency, one)
-
-    return run()
+        yield one
 
 
 def ours(variant: str, **client_options: object) -> Contender:
-    async def run(base: str, n: int, concurrency: int) -> Sample:
+    @contextlib.asynccontextmanager
+    async def open_(base: str) -> AsyncIterator[One]:
         options: dict[str, object] = {"rate_limit": None, **client_options}
         async with AsyncTightknit(api_key=KEY, base_url=base, **options) as tk:  # type: ignore[arg-type]
 
@@ -166,16 +177,15 @@ def ours(variant: str, **client_options: object) -> Contender:
                     await tk.request("POST", POST_PATH, json=POST_BODY, idempotency_key=key)
                 ).content
 
-            one = {
+            yield {
                 "get": get,
                 "parse": parse,
                 "retrieve": retrieve,
                 "minted": minted,
                 "caller": caller_key,
             }[variant]
-            return await _measure(n, concurrency, one)
 
-    return run
+    return open_
 
 
 BARE = "bare aiohttp loop"
@@ -221,33 +231,57 @@ def _loop_factories(use_uvloop: bool) -> dict[str, Callable[[], asyncio.Abstract
     return factories
 
 
+SLOW = {HTTPX: 10}
+"""Contenders sent a fraction of the chunk (httpx: a tenth), so a round stays short."""
+
+
+async def _measure(
+    base: str, names: list[str], requests: int, concurrency: int, rounds: int
+) -> dict[str, list[Sample]]:
+    """Open every contender, warm each up, then ``rounds`` rounds of one chunk each."""
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    async with contextlib.AsyncExitStack() as stack:
+        ones = {name: await stack.enter_async_context(CONTENDERS[name](base)) for name in names}
+        for name in names:
+            await _drive(WARM_UP, concurrency, ones[name])
+        gc.collect()
+        for round_ in range(rounds):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                n = max(concurrency, requests // SLOW.get(name, 1))
+                samples[name].append(await _drive(n, concurrency, ones[name]))
+    return samples
+
+
 def run(
     requests: int, concurrency: int, rounds: int, use_uvloop: bool
 ) -> dict[str, dict[str, list[Sample]]]:
-    """Return samples per loop name, per contender; rounds alternate loops and contenders."""
+    """Return samples per loop name, per contender.
+
+    Without uvloop, one block of ``rounds`` rounds. With it, eight blocks alternate between the two
+    loops (the three-client table only under uvloop), ``rounds / 4`` rounds each, so that each loop
+    gets ``rounds`` rounds spread over the whole run.
+    """
     port = _free_port()
     server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{port}"
     factories = _loop_factories(use_uvloop)
+    blocks = 4 if use_uvloop else 1
+    per_block = max(1, rounds // blocks)
     results: dict[str, dict[str, list[Sample]]] = {
         loop: {name: [] for name in (CONTENDERS if loop == "asyncio" else MAIN)}
         for loop in factories
     }
     try:
         _wait_for(port)
-        for round_ in range(rounds):
+        for _ in range(blocks):
             for loop, factory in factories.items():
+                names = list(results[loop])
                 with asyncio.Runner(loop_factory=factory) as runner:
-                    # Rotate the order every round so no contender always runs first or right
-                    # after another; collect garbage before each sample so none pays for the
-                    # previous one's.
-                    names = list(results[loop])
-                    shift = round_ % len(names)
-                    for name in names[shift:] + names[:shift]:
-                        gc.collect()
-                        sample = runner.run(CONTENDERS[name](base, requests, concurrency))
-                        results[loop][name].append(sample)
+                    block = runner.run(_measure(base, names, requests, concurrency, per_block))
+                for name, samples in block.items():
+                    results[loop][name].extend(samples)
         return results
     finally:
         server.terminate()
@@ -277,14 +311,14 @@ def _verdict(ok: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=300, help="per chunk")
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="1,000 requests x 3 rounds")
+    parser.add_argument("--rounds", type=int, default=80)
+    parser.add_argument("--quick", action="store_true", help="8 rounds")
     parser.add_argument("--uvloop", action="store_true", help="also measure under uvloop")
     args = parser.parse_args()
     if args.quick:
-        args.requests, args.rounds = min(args.requests, 1000), min(args.rounds, 3)
+        args.rounds = min(args.rounds, 8)
     results = run(args.requests, args.concurrency, args.rounds, args.uvloop)
     samples = results["asyncio"]
     medians = _medians(samples)
@@ -292,7 +326,8 @@ def main() -> None:
     cpu_ratio = _paired(samples, OURS, BARE, 1)
     httpx_ratio = _paired(samples, OURS, HTTPX, 0)
     print(
-        f"client overhead: {args.requests} requests x {args.rounds} rounds, concurrency "
+        f"client overhead: {args.rounds} rounds of {args.requests}-request chunks per contender "
+        f"(httpx {args.requests // SLOW[HTTPX]}), contenders interleaved, concurrency "
         f"{args.concurrency}, server in another process on loopback"
         f"{' (--quick)' if args.quick else ''}"
     )
@@ -340,7 +375,7 @@ def main() -> None:
     if "uvloop" in results:
         uv = _medians(results["uvloop"])
         print()
-        print("### uvloop (client loop only; same run, loops alternate per round)")
+        print("### uvloop (client loop only; same run, blocks of rounds alternate between loops)")
         print()
         print(
             "| client | asyncio req/s | uvloop req/s | uvloop/asyncio | asyncio CPU us/req | "

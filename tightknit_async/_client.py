@@ -14,7 +14,7 @@ import logging
 import os
 import platform
 from asyncio.events import _get_running_loop
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
@@ -441,20 +441,12 @@ class AsyncTightknit:
             clock=self._clock,
         )
 
-        def send(attempt: int, remaining: float | None) -> Awaitable[Response]:
-            return self._attempt(
-                call, url, headers, attempt_timeout, lane, governor, attempt, remaining
-            )
-
-        def make_error(response: Response, replayed: bool) -> APIStatusError:
-            return error_from_response(
-                call.method, call.path, response, replayed=replayed, secret=self._api_key
-            )
-
+        # send(attempt, remaining) -> the attempt's response (a partial: no Python frame between)
+        send = functools.partial(self._attempt, call, url, headers, attempt_timeout, lane, governor)
         counters = self._counters
         coordinator = self._coordinator_ref or self._coordinator()
         try:
-            response = await coordinator.execute(call, send, make_error)
+            response = await coordinator.execute(call, send, self._status_error)
         except BaseException:
             counters.failures += 1
             raise
@@ -463,6 +455,11 @@ class AsyncTightknit:
         if response.replayed:
             counters.replayed += 1
         return response
+
+    def _status_error(self, call: Call, response: Response, replayed: bool) -> APIStatusError:
+        return error_from_response(
+            call.method, call.path, response, replayed=replayed, secret=self._api_key
+        )
 
     def _coordinator(self) -> IdempotencyCoordinator:
         if self._coordinator_ref is None:

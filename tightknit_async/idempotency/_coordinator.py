@@ -67,8 +67,8 @@ class SendAttempt(Protocol):
     def __call__(self, attempt: int, remaining: float | None) -> Awaitable[Response]: ...
 
 
-MakeError = Callable[[Response, bool], APIStatusError]
-"""Build the status error for a response (the flag: it is a replay)."""
+MakeError = Callable[["Call", Response, bool], APIStatusError]
+"""Build the status error of a call for a response (the flag: it is a replay)."""
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -223,7 +223,7 @@ class IdempotencyCoordinator:
                         else:
                             retry_after = parse_retry_after(response.headers.get("retry-after"))
                             outcome = Answer(status, retry_after)
-                            error = make_error(response, _is_replay(response))
+                            error = make_error(call, response, _is_replay(response))
                     state = state.next(outcome, clock.monotonic(), self._rng)
                 elif isinstance(state, Completed):
                     assert response is not None
@@ -290,9 +290,8 @@ class IdempotencyCoordinator:
         return await store.wait(self.scope, key, remaining), None
 
     async def _keep(self, key: str, response: Response, fingerprint: str) -> None:
-        headers = {
-            k.lower(): v for k, v in response.headers.items() if k.lower() != REPLAYED_HEADER
-        }
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        headers.pop(REPLAYED_HEADER, None)
         reply = CachedReply(response.status_code, headers, response.content, fingerprint)
         await self.store.put(self.scope, key, reply)
 
@@ -305,7 +304,7 @@ class IdempotencyCoordinator:
         logger.debug("%s %s -> %s replayed from cache", call.method, call.path, cached.status_code)
         response = Response(cached.status_code, cached.headers, cached.content)
         if not 200 <= cached.status_code < 300:
-            raise make_error(response, True)
+            raise make_error(call, response, True)
         return APIResponse(
             status_code=cached.status_code,
             headers=cached.headers,

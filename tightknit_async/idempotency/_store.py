@@ -141,7 +141,8 @@ class MemoryIdempotencyStore:
         self.max_entries, self.max_bytes, self.max_bindings = max_entries, max_bytes, max_bindings
         self.ttl = float(ttl)
         self._clock = clock
-        self._replies: OrderedDict[tuple[str, str], tuple[float, CachedReply]] = OrderedDict()
+        # (scope, key) -> (expiry, reply, its size: computed once, read again on eviction)
+        self._replies: OrderedDict[tuple[str, str], tuple[float, CachedReply, int]] = OrderedDict()
         self._bindings: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
@@ -163,7 +164,7 @@ class MemoryIdempotencyStore:
         if held is None:
             self._misses += 1
             return None
-        expires, reply = held
+        expires, reply, _ = held
         if expires <= self._clock():
             self._drop(slot)
             self._misses += 1
@@ -179,7 +180,7 @@ class MemoryIdempotencyStore:
         size = reply.size
         if size > self.max_bytes:
             return
-        self._replies[slot] = (self._clock() + self.ttl, reply)
+        self._replies[slot] = (self._clock() + self.ttl, reply, size)
         self._bytes += size
         self._purge()
 
@@ -192,14 +193,13 @@ class MemoryIdempotencyStore:
         return await self.get(scope, key)
 
     def _drop(self, slot: tuple[str, str]) -> None:
-        _, reply = self._replies.pop(slot)
-        self._bytes -= reply.size
+        self._bytes -= self._replies.pop(slot)[2]
 
     def _purge(self) -> None:
         now = self._clock()
         # Oldest-used first: expired entries and then whatever exceeds the bounds.
         while self._replies:
-            slot, (expires, _) = next(iter(self._replies.items()))
+            slot, (expires, _, _) = next(iter(self._replies.items()))
             over = len(self._replies) > self.max_entries or self._bytes > self.max_bytes
             if not over and expires > now:
                 break
