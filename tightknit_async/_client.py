@@ -14,7 +14,7 @@ import logging
 import os
 import platform
 from asyncio.events import _get_running_loop
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
@@ -446,7 +446,7 @@ class AsyncTightknit:
         counters = self._counters
         coordinator = self._coordinator_ref or self._coordinator()
         try:
-            response = await coordinator.execute(call, send, self._status_error)
+            response = await coordinator.execute(call, send, self._on_error_reply)
         except BaseException:
             counters.failures += 1
             raise
@@ -456,17 +456,12 @@ class AsyncTightknit:
             counters.replayed += 1
         return response
 
-    def _status_error(self, call: Call, response: Response, replayed: bool) -> APIStatusError:
-        return error_from_response(
-            call.method, call.path, response, replayed=replayed, secret=self._api_key
-        )
-
     def _coordinator(self) -> IdempotencyCoordinator:
         if self._coordinator_ref is None:
             self._coordinator_ref = coordinator_for(self._store, self._scope)
         return self._coordinator_ref
 
-    async def _attempt(
+    def _attempt(
         self,
         call: Call,
         url: str,
@@ -476,46 +471,90 @@ class AsyncTightknit:
         governor: RateGovernor | None,
         attempt: int,
         remaining: float | None,
-    ) -> Response:
-        """One HTTP attempt: a governor slot, the transport, a log line, 429 feedback."""
-        clock, counters = self._clock, self._counters
-        # A free slot is taken without a coroutine; otherwise wait in the lane.
+    ) -> Awaitable[Response]:
+        """One HTTP attempt: a governor slot, then the transport (and a log line at DEBUG).
+
+        With a slot free at once and DEBUG off, this returns the transport's own coroutine, with no
+        frame of the client's around it. A 429's feedback to the governor is given by
+        :meth:`_on_error_reply`, which the coordinator calls for every error reply.
+        """
         if governor is not None and not governor.try_acquire_nowait(priority):
-            waited_from = clock.monotonic()
-            await governor.acquire(priority, max_wait=remaining)
-            if remaining is not None:
-                remaining -= clock.monotonic() - waited_from
-        total = attempt_timeout.total
+            return self._paced_attempt(
+                call, url, headers, attempt_timeout, priority, governor, attempt, remaining
+            )
+        request = self._request_for(call, url, headers, attempt_timeout, attempt, remaining)
+        if logger.isEnabledFor(logging.DEBUG):
+            return self._logged_send(call, request, attempt)
+        return self._transport.send(request)
+
+    async def _paced_attempt(
+        self,
+        call: Call,
+        url: str,
+        headers: CIMultiDict[str],
+        attempt_timeout: Timeout,
+        priority: Priority,
+        governor: RateGovernor,
+        attempt: int,
+        remaining: float | None,
+    ) -> Response:
+        """An attempt that waits in its lane for a slot, within what is left of the deadline."""
+        clock = self._clock
+        waited_from = clock.monotonic()
+        await governor.acquire(priority, max_wait=remaining)
+        if remaining is not None:
+            remaining -= clock.monotonic() - waited_from
+        request = self._request_for(call, url, headers, attempt_timeout, attempt, remaining)
+        if logger.isEnabledFor(logging.DEBUG):
+            return await self._logged_send(call, request, attempt)
+        return await self._transport.send(request)
+
+    def _request_for(
+        self,
+        call: Call,
+        url: str,
+        headers: CIMultiDict[str],
+        attempt_timeout: Timeout,
+        attempt: int,
+        remaining: float | None,
+    ) -> Request:
+        """The attempt's request: its attempt header, its timeout clipped to the deadline."""
         attempt_headers = headers.copy()
         attempt_headers[ATTEMPT_HEADER] = (
             _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
         )
-        request = Request(
-            call.method,
-            url,
-            attempt_headers,
-            call.content,
-            attempt_timeout
-            if remaining is None or (total is not None and total <= remaining)
-            else attempt_timeout.clipped(remaining),
-            call.path,
-        )
+        total = attempt_timeout.total
+        if remaining is not None and (total is None or total > remaining):
+            attempt_timeout = attempt_timeout.clipped(remaining)
+        counters = self._counters
         counters.attempts += 1
         if attempt > 1:
             counters.retries += 1
+        return Request(call.method, url, attempt_headers, call.content, attempt_timeout, call.path)
+
+    async def _logged_send(self, call: Call, request: Request, attempt: int) -> Response:
+        """Send, and log the attempt's outcome at DEBUG (method, path, status, attempt, time)."""
+        clock = self._clock
         sent_at = clock.monotonic()
         try:
             response = await self._transport.send(request)
         except APIConnectionError as exc:
             _log_attempt(call.method, call.path, type(exc).__name__, attempt, sent_at, clock)
             raise
-        if logger.isEnabledFor(logging.DEBUG):
-            _log_attempt(call.method, call.path, response.status_code, attempt, sent_at, clock)
-        if response.status_code == 429:
-            counters.rate_limited += 1
+        _log_attempt(call.method, call.path, response.status_code, attempt, sent_at, clock)
+        return response
+
+    def _on_error_reply(self, call: Call, response: Response, replayed: bool) -> APIStatusError:
+        """Called by the coordinator for every error reply: a fresh 429 is counted and reported to
+        the governor (which pauses the key), then the reply's status error is built."""
+        if response.status_code == 429 and not replayed:
+            self._counters.rate_limited += 1
+            governor = self._governor
             if governor is not None:
                 governor.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
-        return response
+        return error_from_response(
+            call.method, call.path, response, replayed=replayed, secret=self._api_key
+        )
 
     def _url_for(self, path: str, params: Params | None) -> tuple[str, str, str]:
         """The absolute URL, the path alone, and the path with its query."""
@@ -565,7 +604,7 @@ def _flatten_params(params: Params) -> list[tuple[str, str]]:
 def _log_attempt(
     method: str, path: str, outcome: int | str, attempt: int, sent_at: float, clock: Clock
 ) -> None:
-    if logger.isEnabledFor(logging.DEBUG):  # checked here too: a failed attempt comes straight in
+    if logger.isEnabledFor(logging.DEBUG):
         logger.debug(
             "%s %s -> %s attempt=%d elapsed=%.3fs",
             method,

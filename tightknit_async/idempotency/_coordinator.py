@@ -68,7 +68,8 @@ class SendAttempt(Protocol):
 
 
 MakeError = Callable[["Call", Response, bool], APIStatusError]
-"""Build the status error of a call for a response (the flag: it is a replay)."""
+"""Called once for each error reply of a call (the flag: it is a replay): the client's bookkeeping
+(a 429 pauses the key's governor), then the status error to raise if the call ends with it."""
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True, gc=False):
