@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
 
+import msgspec
 from multidict import CIMultiDict
 
 from . import _codec
@@ -109,6 +110,18 @@ class _Counters:
     rate_limited: int = 0
     replayed: int = 0
     failures: int = 0
+
+
+class _Attempts(msgspec.Struct, frozen=True, gc=False):
+    """What every attempt of one call is sent with."""
+
+    call: Call
+    url: str
+    headers: CIMultiDict[str]
+    """The call's headers; each attempt sends a copy with its ``X-Tightknit-Attempt``."""
+    timeout: Timeout
+    lane: Priority
+    governor: RateGovernor | None
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -442,7 +455,9 @@ class AsyncTightknit:
         )
 
         # send(attempt, remaining) -> the attempt's response (a partial: no Python frame between)
-        send = functools.partial(self._attempt, call, url, headers, attempt_timeout, lane, governor)
+        send = functools.partial(
+            self._attempt, _Attempts(call, url, headers, attempt_timeout, lane, governor)
+        )
         counters = self._counters
         coordinator = self._coordinator_ref or self._coordinator()
         try:
@@ -462,15 +477,7 @@ class AsyncTightknit:
         return self._coordinator_ref
 
     def _attempt(
-        self,
-        call: Call,
-        url: str,
-        headers: CIMultiDict[str],
-        attempt_timeout: Timeout,
-        priority: Priority,
-        governor: RateGovernor | None,
-        attempt: int,
-        remaining: float | None,
+        self, plan: _Attempts, attempt: int, remaining: float | None
     ) -> Awaitable[Response]:
         """One HTTP attempt: a governor slot, then the transport (and a log line at DEBUG).
 
@@ -478,51 +485,35 @@ class AsyncTightknit:
         frame of the client's around it. A 429's feedback to the governor is given by
         :meth:`_on_error_reply`, which the coordinator calls for every error reply.
         """
-        if governor is not None and not governor.try_acquire_nowait(priority):
-            return self._paced_attempt(
-                call, url, headers, attempt_timeout, priority, governor, attempt, remaining
-            )
-        request = self._request_for(call, url, headers, attempt_timeout, attempt, remaining)
+        governor = plan.governor
+        if governor is not None and not governor.try_acquire_nowait(plan.lane):
+            return self._paced_attempt(plan, governor, attempt, remaining)
+        request = self._request_for(plan, attempt, remaining)
         if logger.isEnabledFor(logging.DEBUG):
-            return self._logged_send(call, request, attempt)
+            return self._logged_send(plan.call, request, attempt)
         return self._transport.send(request)
 
     async def _paced_attempt(
-        self,
-        call: Call,
-        url: str,
-        headers: CIMultiDict[str],
-        attempt_timeout: Timeout,
-        priority: Priority,
-        governor: RateGovernor,
-        attempt: int,
-        remaining: float | None,
+        self, plan: _Attempts, governor: RateGovernor, attempt: int, remaining: float | None
     ) -> Response:
         """An attempt that waits in its lane for a slot, within what is left of the deadline."""
         clock = self._clock
         waited_from = clock.monotonic()
-        await governor.acquire(priority, max_wait=remaining)
+        await governor.acquire(plan.lane, max_wait=remaining)
         if remaining is not None:
             remaining -= clock.monotonic() - waited_from
-        request = self._request_for(call, url, headers, attempt_timeout, attempt, remaining)
+        request = self._request_for(plan, attempt, remaining)
         if logger.isEnabledFor(logging.DEBUG):
-            return await self._logged_send(call, request, attempt)
+            return await self._logged_send(plan.call, request, attempt)
         return await self._transport.send(request)
 
-    def _request_for(
-        self,
-        call: Call,
-        url: str,
-        headers: CIMultiDict[str],
-        attempt_timeout: Timeout,
-        attempt: int,
-        remaining: float | None,
-    ) -> Request:
+    def _request_for(self, plan: _Attempts, attempt: int, remaining: float | None) -> Request:
         """The attempt's request: its attempt header, its timeout clipped to the deadline."""
-        attempt_headers = headers.copy()
+        attempt_headers = plan.headers.copy()
         attempt_headers[ATTEMPT_HEADER] = (
             _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
         )
+        attempt_timeout = plan.timeout
         total = attempt_timeout.total
         if remaining is not None and (total is None or total > remaining):
             attempt_timeout = attempt_timeout.clipped(remaining)
@@ -530,7 +521,10 @@ class AsyncTightknit:
         counters.attempts += 1
         if attempt > 1:
             counters.retries += 1
-        return Request(call.method, url, attempt_headers, call.content, attempt_timeout, call.path)
+        call = plan.call
+        return Request(
+            call.method, plan.url, attempt_headers, call.content, attempt_timeout, call.path
+        )
 
     async def _logged_send(self, call: Call, request: Request, attempt: int) -> Response:
         """Send, and log the attempt's outcome at DEBUG (method, path, status, attempt, time)."""
