@@ -22,7 +22,7 @@ tightknit_async with each layer on so the cost of each is visible:
         [--quick] [--uvloop]
 
 ``--uvloop`` also measures the three-client table with uvloop's event loop in the client (the
-server keeps the default loop): blocks of rounds alternate between the two loops, four each.
+server keeps the default loop): blocks of 4 rounds alternate between the two loops.
 
 Targets (DESIGN.md): tightknit_async >= 85% of bare aiohttp's req/s, >= 1.5x httpx, CPU per
 request within 1.3x bare aiohttp.
@@ -231,14 +231,18 @@ def _loop_factories(use_uvloop: bool) -> dict[str, Callable[[], asyncio.Abstract
     return factories
 
 
+UVLOOP_BLOCK = 4
+"""Rounds per block when asyncio and uvloop alternate."""
+
 SLOW = {HTTPX: 10}
 """Contenders sent a fraction of the chunk (httpx: a tenth), so a round stays short."""
 
 
 async def _measure(
-    base: str, names: list[str], requests: int, concurrency: int, rounds: int
+    base: str, names: list[str], requests: int, concurrency: int, rounds: int, first: int = 0
 ) -> dict[str, list[Sample]]:
-    """Open every contender, warm each up, then ``rounds`` rounds of one chunk each."""
+    """Open every contender, warm each up, then ``rounds`` rounds of one chunk each (numbered
+    from ``first``: the order rotates with the round's number)."""
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     async with contextlib.AsyncExitStack() as stack:
         ones = {name: await stack.enter_async_context(CONTENDERS[name](base)) for name in names}
@@ -246,7 +250,7 @@ async def _measure(
             await _drive(WARM_UP, concurrency, ones[name])
         gc.collect()
         for round_ in range(rounds):
-            shift = round_ % len(names)
+            shift = (first + round_) % len(names)
             for name in names[shift:] + names[:shift]:
                 n = max(concurrency, requests // SLOW.get(name, 1))
                 samples[name].append(await _drive(n, concurrency, ones[name]))
@@ -258,28 +262,31 @@ def run(
 ) -> dict[str, dict[str, list[Sample]]]:
     """Return samples per loop name, per contender.
 
-    Without uvloop, one block of ``rounds`` rounds. With it, eight blocks alternate between the two
-    loops (the three-client table only under uvloop), ``rounds / 4`` rounds each, so that each loop
-    gets ``rounds`` rounds spread over the whole run.
+    Without uvloop, one block of ``rounds`` rounds. With it, blocks of ``UVLOOP_BLOCK`` rounds
+    alternate between the two loops (the three-client table only under uvloop; each block opens
+    and warms its clients anew), so that both loops see the machine's drift alike.
     """
     port = _free_port()
     server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{port}"
     factories = _loop_factories(use_uvloop)
-    blocks = 4 if use_uvloop else 1
-    per_block = max(1, rounds // blocks)
+    per_block = min(rounds, UVLOOP_BLOCK) if use_uvloop else rounds
+    blocks = max(1, rounds // per_block)
     results: dict[str, dict[str, list[Sample]]] = {
         loop: {name: [] for name in (CONTENDERS if loop == "asyncio" else MAIN)}
         for loop in factories
     }
     try:
         _wait_for(port)
-        for _ in range(blocks):
+        for number in range(blocks):
             for loop, factory in factories.items():
                 names = list(results[loop])
+                measure = _measure(
+                    base, names, requests, concurrency, per_block, number * per_block
+                )
                 with asyncio.Runner(loop_factory=factory) as runner:
-                    block = runner.run(_measure(base, names, requests, concurrency, per_block))
+                    block = runner.run(measure)
                 for name, samples in block.items():
                     results[loop][name].extend(samples)
         return results
