@@ -26,6 +26,8 @@ from tightknit_async import (
     Timeout,
     WrongEventLoopError,
 )
+from tightknit_async._types import NOT_GIVEN
+from tightknit_async.governor import Governor
 from tightknit_async.idempotency import is_uuid4
 from tightknit_async.testing import MockTransport, disable_waits, json_response
 from tightknit_async.transport import Request, Response
@@ -555,6 +557,39 @@ async def test_one_debug_line_per_attempt(
     assert lines[0].startswith("GET /admin/v0/feeds -> 503 attempt=1 elapsed=")
     assert lines[1].startswith("GET /admin/v0/feeds -> 200 attempt=2 elapsed=")
     assert all(r.levelno == logging.DEBUG for r in debug_logs.records)
+
+
+async def test_a_connection_failure_is_logged_at_debug_too(
+    debug_logs: pytest.LogCaptureFixture, fake_clock: FakeClock
+) -> None:
+    transport = MockTransport(
+        scripted(APIConnectionError("refused", request_sent=False), json_response(200, OK))
+    )
+    async with client(transport, fake_clock) as tk:
+        await tk.request("GET", "/admin/v0/feeds")
+    lines = [r.getMessage() for r in debug_logs.records if "attempt=" in r.getMessage()]
+    assert [line.split(" elapsed=")[0] for line in lines] == [
+        "GET /admin/v0/feeds -> APIConnectionError attempt=1",
+        "GET /admin/v0/feeds -> 200 attempt=2",
+    ]
+
+
+async def test_a_429_pauses_the_governor_once_per_reply(fake_clock: FakeClock) -> None:
+    governor = Governor(1_000_000)
+    transport = MockTransport(
+        scripted(
+            json_response(429, None, {"Retry-After": "0"}),
+            json_response(429, None, {"Retry-After": "0"}),
+            json_response(200, OK),
+        )
+    )
+    async with client(transport, fake_clock, rate_limit=NOT_GIVEN, governor=governor) as tk:
+        response = await tk.request("GET", "/admin/v0/feeds")
+        again = await tk.request("GET", "/admin/v0/feeds")  # 200 at once: no report
+    assert (response.attempts, again.attempts) == (3, 1)
+    assert governor.statistics().rate_limited == 2
+    assert tk.statistics().rate_limited == 2
+    assert governor.statistics().granted == 4  # every attempt took a slot
 
 
 async def test_a_redirect_is_an_error_not_a_success() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator
 
@@ -191,6 +192,33 @@ async def test_read_timeout_maps_to_api_timeout(server: str) -> None:
             )
         with pytest.raises(APITimeoutError):
             await transport.send(Request("GET", f"{server}/slow", timeout=Timeout(total=0.1)))
+    finally:
+        await transport.aclose()
+
+
+async def test_each_attempt_gets_its_own_timeout(server: str) -> None:
+    # The transport reuses the aiohttp timeout of the previous attempt only for the same Timeout:
+    # a short one after a long one (and the long one again after it) must each be applied.
+    transport = AiohttpTransport()
+    long, short = Timeout(total=30.0), Timeout(connect=None, read=None, total=0.1)
+    loop = asyncio.get_running_loop()
+    try:
+        assert (
+            await transport.send(Request("GET", f"{server}/ok", timeout=long))
+        ).status_code == 200
+        started = loop.time()
+        with pytest.raises(APITimeoutError):
+            await transport.send(Request("GET", f"{server}/slow", timeout=short))
+        assert loop.time() - started < 5.0  # the short total, not the long one
+        assert (
+            await transport.send(Request("GET", f"{server}/ok", timeout=long))
+        ).status_code == 200
+        slow = asyncio.ensure_future(transport.send(Request("GET", f"{server}/slow", timeout=long)))
+        await asyncio.sleep(0.3)  # past the short total: the long one is in force again
+        assert not slow.done()
+        slow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await slow
     finally:
         await transport.aclose()
 

@@ -63,6 +63,21 @@ async def test_replacing_a_reply_keeps_the_byte_count_right() -> None:
     assert store.statistics().bytes == first
 
 
+async def test_the_byte_count_is_exactly_what_is_held() -> None:
+    clock = FakeClock()
+    store = MemoryIdempotencyStore(max_entries=5, max_bytes=4_000, ttl=60, clock=clock.monotonic)
+    held: dict[str, CachedReply] = {}
+    for i in range(40):  # replacements, evictions by count and by bytes, sizes that vary
+        key, body = f"k{i % 7}", b"x" * (37 * i % 1500)
+        held[key] = reply(body)
+        await store.put("s", key, held[key])
+        kept = {k: r for k, r in held.items() if await store.get("s", k) is r}
+        assert store.statistics().bytes == sum(r.size for r in kept.values())
+    clock.advance(61)
+    await store.put("s", "last", reply())  # purges what expired
+    assert store.statistics().bytes == reply().size
+
+
 async def test_bind_keeps_the_first_fingerprint_for_the_ttl() -> None:
     clock = FakeClock()
     store = MemoryIdempotencyStore(ttl=60, clock=clock.monotonic)

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tightknit_async import AsyncTightknit, RequestValidationError
+from tightknit_async.resources._base import path_id
 from tightknit_async.testing import MockTransport, json_response
 
 START = datetime(2027, 1, 7, 15, 0, tzinfo=UTC)
@@ -139,6 +143,20 @@ async def test_bad_arguments_raise_value_error_before_sending(call: Any, match: 
         with pytest.raises(ValueError, match=match):
             await attempt(tk)
     assert transport.requests == []
+
+
+@given(st.text(min_size=1).filter(lambda v: v.strip() and v not in (".", "..")))
+def test_a_path_id_is_quoted_exactly_as_urllib_quotes_a_segment(value: str) -> None:
+    # ids of plain characters skip quote() itself: the result must be the same either way
+    assert path_id("feed_id", value) == quote(value, safe="")
+
+
+def test_plain_ids_are_sent_as_they_are() -> None:
+    assert path_id("id", "b7a0df7e-e867-4847-8577-3bed1774ac7c") == (
+        "b7a0df7e-e867-4847-8577-3bed1774ac7c"
+    )
+    assert path_id("id", "a.b_c~d") == "a.b_c~d"
+    assert path_id("id", "a/b") == "a%2Fb"
 
 
 async def test_path_ids_are_escaped_not_interpreted() -> None:
