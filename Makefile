@@ -31,7 +31,7 @@ check: $(STAMP)
 # Every table in the README's Benchmarks section, each measured against its baselines in one run:
 # benchmarks/run_all.py runs each script in turn, prints its tables and writes them (with the
 # machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores;
-# `make bench BENCH_ARGS=--quick` for a smoke run (about 3 minutes).
+# `make bench BENCH_ARGS=--quick` for a smoke run (about 3.5 minutes).
 # instructions.py counts instructions under valgrind, installed here when missing (as root).
 BENCH_ARGS ?=
 bench: $(STAMP)

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import redis
@@ -48,6 +48,9 @@ from tightknit_async.governor import Governor, RateGovernor, RedisGovernor, max_
 from tightknit_async.testing import FakeTightknit
 
 CAP = 50
+TARGET_SECONDS: Final = 20.0
+"""The run length the achieved-rate target is defined for (``--quick`` runs 5 s)."""
+
 PATH = "/admin/v0/feeds"
 
 
@@ -295,11 +298,15 @@ async def run(args: argparse.Namespace) -> bool:
     added = statistics.median(redis_latency) - statistics.median(local_latency)
     print(f"| added by Redis (median) | {_ms(added)} | | |")
     print()
+    rate_check = f"achieved rate >= 97% of the cap ({ours.rate / CAP:.1%})"
     checks = {
-        f"achieved rate >= 97% of the cap ({ours.rate / CAP:.1%})": ours.rate >= 0.97 * CAP,
         f"0 x 429 ({ours.rate_limited})": ours.rate_limited == 0,
         f"max in any 1 s window <= {CAP} ({ours.max_in_window})": ours.max_in_window <= CAP,
     }
+    if args.seconds >= TARGET_SECONDS:
+        checks[rate_check] = ours.rate >= 0.97 * CAP
+    else:  # the start-up ramp weighs more in a shorter run: the target is for 20 s
+        print(f"info  ours: {rate_check}; the target applies to runs of {TARGET_SECONDS:g} s")
     for check, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  ours: {check}")
     print(
