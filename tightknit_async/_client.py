@@ -403,10 +403,21 @@ class AsyncTightknit:
             ValueError, TypeError: bad arguments (nothing sent).
             ClientClosedError, WrongEventLoopError: lifecycle misuse.
         """
-        verb = method.upper() if isinstance(method, str) else method
+        verb = method
         if verb not in _METHODS:
-            raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
-        url, bare_path, target = self._url_for(path, params)
+            verb = method.upper() if isinstance(method, str) else method
+            if verb not in _METHODS:
+                raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+        if (
+            params is None
+            and type(path) is str
+            and path[:1] == "/"
+            and "?" not in path
+            and "://" not in path
+        ):
+            url, bare_path, target = self.base_url + path, path, path  # what _url_for returns
+        else:
+            url, bare_path, target = self._url_for(path, params)
         headers = self._base_headers  # copied per attempt, with that attempt's header added
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
