@@ -65,7 +65,7 @@ from .resources import (
     PostsResource,
     SearchResource,
 )
-from .retry import RetryPolicy, parse_retry_after
+from .retry import RetryPolicy
 from .transport import AiohttpTransport, AsyncTransport, Multipart, Request, Response
 
 __all__ = ["AsyncTightknit", "ClientStatistics"]
@@ -408,16 +408,7 @@ class AsyncTightknit:
             verb = method.upper() if isinstance(method, str) else method
             if verb not in _METHODS:
                 raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
-        if (
-            params is None
-            and type(path) is str
-            and path[:1] == "/"
-            and "?" not in path
-            and "://" not in path
-        ):
-            url, bare_path, target = self.base_url + path, path, path  # what _url_for returns
-        else:
-            url, bare_path, target = self._url_for(path, params)
+        url, bare_path, target = self._url_for(path, params)
         headers = self._base_headers  # copied per attempt, with that attempt's header added
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
@@ -550,19 +541,23 @@ class AsyncTightknit:
         return response
 
     def _on_error_reply(self, call: Call, response: Response, replayed: bool) -> APIStatusError:
-        """Called by the coordinator for every error reply: a fresh 429 is counted and reported to
-        the governor (which pauses the key), then the reply's status error is built."""
+        """Called by the coordinator for every error reply: builds the reply's status error, and
+        counts a fresh 429 and reports it to the governor (which pauses the key)."""
+        error = error_from_response(
+            call.method, call.path, response, replayed=replayed, secret=self._api_key
+        )
         if response.status_code == 429 and not replayed:
             self._counters.rate_limited += 1
             governor = self._governor
             if governor is not None:
-                governor.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
-        return error_from_response(
-            call.method, call.path, response, replayed=replayed, secret=self._api_key
-        )
+                governor.on_rate_limited(error.retry_after)
+        return error
 
     def _url_for(self, path: str, params: Params | None) -> tuple[str, str, str]:
         """The absolute URL, the path alone, and the path with its query."""
+        plain = type(path) is str and path[:1] == "/" and "?" not in path and "://" not in path
+        if plain and params is None:  # the common case: nothing to split or add
+            return self.base_url + path, path, path
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be a non-empty str, got {path!r}")
         if "://" in path:

@@ -27,7 +27,7 @@ from .._clock import Clock
 from .._exceptions import APIConnectionError, APIStatusError, IdempotencyKeyError
 from .._response import APIResponse
 from .._waits import waits_enabled
-from ..retry import RetryPolicy, parse_retry_after
+from ..retry import RetryPolicy
 from ..transport import Multipart, Response
 from ._machine import (
     Answer,
@@ -69,7 +69,8 @@ class SendAttempt(Protocol):
 
 MakeError = Callable[["Call", Response, bool], APIStatusError]
 """Called once for each error reply of a call (the flag: it is a replay): the client's bookkeeping
-(a 429 pauses the key's governor), then the status error to raise if the call ends with it."""
+(a 429 pauses the key's governor), and the status error to raise if the call ends with it. The
+retry decision reads the reply's ``Retry-After`` from that error (parsed once, there)."""
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -221,10 +222,9 @@ class IdempotencyCoordinator:
                         status = response.status_code
                         if 200 <= status < 300:
                             outcome = Answer(status)
-                        else:
-                            retry_after = parse_retry_after(response.headers.get("retry-after"))
-                            outcome = Answer(status, retry_after)
+                        else:  # the error has parsed Retry-After: the machine reads it there
                             error = make_error(call, response, _is_replay(response))
+                            outcome = Answer(status, error.retry_after)
                     state = state.next(outcome, clock.monotonic(), self._rng)
                 elif isinstance(state, Completed):
                     assert response is not None
