@@ -162,6 +162,10 @@ class AsyncTightknit:
         redis_fallback_workers: with Redis unreachable, pace this process alone at
             ``rate_limit / redis_fallback_workers`` instead of raising
             ``GovernorUnavailableError`` (logged at WARNING).
+        strict_responses: raise :class:`~tightknit_async.ResponseValidationError` when a 2xx
+            reply does not fit its model (a null or a missing value where the model requires
+            one). Off by default: such a reply is decoded tolerantly, the field taking its empty
+            value, and one WARNING is logged per model, field and kind.
 
     Raises:
         ValueError: no API key, a blank key, a ``base_url`` without scheme or host, a negative
@@ -185,8 +189,12 @@ class AsyncTightknit:
         allow_insecure_http: bool = False,
         redis_url: str | NotGiven | None = NOT_GIVEN,
         redis_fallback_workers: int | None = None,
+        strict_responses: bool = False,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
+        if not isinstance(strict_responses, bool):
+            raise TypeError(f"strict_responses must be a bool, got {strict_responses!r}")
+        self.strict_responses = strict_responses
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = Timeout.coerce(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)

@@ -438,7 +438,8 @@ async def import_members(
     async def send(item: BulkItem[Member]) -> Imported:
         response = await client.request("POST", _MEMBERS_PATH, json=item.value.body, **item.options)
         result = MemberResult.from_response(
-            response.parse(Envelope[MemberUpsert]), response.status_code
+            response.parse(Envelope[MemberUpsert], strict=client.strict_responses),
+            response.status_code,
         )
         return Imported(
             member_id=result.member.id,

@@ -92,7 +92,7 @@ class APIResponse(msgspec.Struct, kw_only=True, eq=False, dict=True):
         except _codec.UNDECODABLE as exc:
             raise self._malformed(_codec.describe_failure(exc)) from None
 
-    def parse(self, type_: type[T]) -> T:
+    def parse(self, type_: type[T], *, strict: bool = False) -> T:
         """Decode the body as ``type_`` (a model from :mod:`tightknit_async.models`, or any type
         msgspec supports), with one cached decoder per type that reads both timestamp forms.
 

@@ -65,6 +65,11 @@ class APIResource:
     def __init__(self, client: AsyncTightknit) -> None:
         self._client = client
 
+    def _parse(self, response: APIResponse, type_: type[T]) -> T:
+        """Decode ``response`` as ``type_``: tolerantly, or strictly when the client was built
+        with ``strict_responses=True`` (see :meth:`APIResponse.parse`)."""
+        return response.parse(type_, strict=self._client.strict_responses)
+
     async def _send(
         self,
         method: str,
@@ -94,7 +99,7 @@ class APIResource:
             response = await client.request(method, path, params=params, **options)
         else:
             response = await client.request(method, path, params=params, json=body, **options)
-        envelope: Envelope[T] = response.parse(_envelope(data_type))
+        envelope: Envelope[T] = self._parse(response, _envelope(data_type))
         return envelope.data
 
     def _pager(

@@ -38,4 +38,4 @@ class AwardsResource(APIResource):
         body = AwardAssign(**fields)
         path = f"/admin/v0/awards/{path_id('award_id', award_id)}/assign"
         response = await self._send("POST", path, options, body=body)
-        response.parse(Ack)
+        self._parse(response, Ack)

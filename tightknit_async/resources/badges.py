@@ -31,4 +31,4 @@ class BadgesResource(APIResource):
         body = BadgeAssign(users=list(users))
         path = f"/admin/v0/badges/{path_id('badge_id', badge_id)}/assign"
         response = await self._send("POST", path, options, body=body)
-        response.parse(Ack)
+        self._parse(response, Ack)

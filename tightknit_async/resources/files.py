@@ -94,7 +94,7 @@ class FilesResource(APIResource):
         if streamed:
             options["max_retries"] = 0
         response = await self._client.request("POST", "/admin/v0/files", multipart=body, **options)
-        return response.parse(Envelope[File]).data
+        return self._parse(response, Envelope[File]).data
 
 
 def _file_size(path: Path) -> int:

@@ -25,4 +25,4 @@ class GroupsResource(APIResource):
         body = GroupMembersAdd(users=list(users))
         path = f"/admin/v0/groups/{path_id('group_id', group_id)}/members"
         response = await self._send("PUT", path, options, body=body)
-        response.parse(Ack)
+        self._parse(response, Ack)

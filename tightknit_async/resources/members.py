@@ -35,7 +35,7 @@ class MembersResource(APIResource):
             email=email, full_name=full_name, avatar_url_original=avatar_url_original
         )
         response = await self._send("POST", "/admin/v0/members", options, body=body)
-        envelope = response.parse(Envelope[MemberUpsert])
+        envelope = self._parse(response, Envelope[MemberUpsert])
         return MemberResult.from_response(envelope, response.status_code)
 
     async def deactivate(self, member_id: str, **options: Unpack[RequestOptions]) -> None:
