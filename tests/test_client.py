@@ -281,6 +281,91 @@ async def test_bad_call_arguments_fail_before_sending(
     assert transport.requests == []
 
 
+async def test_per_call_headers_merge_over_the_clients_for_that_call_only() -> None:
+    transport = MockTransport(ok)
+    async with client(transport, default_headers={"X-Team": "growth"}) as tk:
+        await tk.request(
+            "GET",
+            "/admin/v0/feeds",
+            headers={"x-team": "data", "User-Agent": "my-app/2", "X-Trace": "t1"},
+        )
+        await tk.request(
+            "POST", "/admin/v0/members", json={}, headers={"Content-Type": "application/x+json"}
+        )
+        await tk.request("GET", "/admin/v0/feeds", headers={})
+        await tk.request("GET", "/admin/v0/feeds")
+    custom, typed, empty, plain = transport.requests
+    assert custom.headers.getall("X-Team") == ["data"]
+    assert custom.headers.getall("User-Agent") == ["my-app/2"]
+    assert custom.headers["X-Trace"] == "t1"
+    assert custom.headers["Authorization"] == f"Bearer {TEST_KEY}"
+    assert custom.headers["X-Tightknit-Attempt"] == "1"
+    assert typed.headers.getall("Content-Type") == ["application/x+json"]
+    assert "Idempotency-Key" in typed.headers
+    for unchanged in (empty, plain):  # the client's own headers were not touched
+        assert unchanged.headers["X-Team"] == "growth"
+        assert unchanged.headers["User-Agent"].startswith("tightknit-async/")
+        assert "X-Trace" not in unchanged.headers
+
+
+@pytest.mark.parametrize(
+    ("headers", "exc", "match"),
+    [
+        ({"Authorization": "Bearer other"}, ValueError, "must not set Authorization"),
+        ({"AUTHORIZATION": "x"}, ValueError, "must not set Authorization"),
+        ({"idempotency-key": str(uuid.uuid4())}, ValueError, "must not set Idempotency-Key"),
+        ([("X-A", "1")], TypeError, "headers must be a mapping, not list"),
+        ({"X-A": 1}, TypeError, "headers must map str to str, got 'X-A': int"),
+        ({b"X-A": "1"}, TypeError, "headers must map str to str"),
+    ],
+)
+async def test_bad_per_call_headers_fail_before_sending(
+    headers: object, exc: type[Exception], match: str
+) -> None:
+    transport = MockTransport(ok)
+    async with client(transport) as tk:
+        with pytest.raises(exc, match=match):
+            await tk.request("POST", "/admin/v0/members", json={}, headers=headers)  # type: ignore[arg-type]
+    assert transport.requests == []
+
+
+async def test_request_takes_the_extra_options_of_the_resource_methods() -> None:
+    transport = MockTransport(ok)
+    async with client(transport) as tk:
+        await tk.request(
+            "POST",
+            "/admin/v0/members",
+            params={"a": "1", "b": "1"},
+            json={"email": "a@b.co", "full_name": "A"},
+            headers={"X-A": "1", "X-B": "1"},
+            extra_query={"b": "2", "c": True},
+            extra_body={"full_name": "B", "source": "crm"},
+            extra_headers={"x-b": "2", "X-C": "3"},
+        )
+        await tk.request("GET", "/admin/v0/feeds", extra_body={"probe": 1})
+    (posted, got) = transport.requests
+    assert posted.url == f"{tk.base_url}/admin/v0/members?a=1&b=2&c=true"
+    assert posted.content == b'{"email":"a@b.co","full_name":"B","source":"crm"}'
+    assert (posted.headers["X-A"], posted.headers.getall("X-B"), posted.headers["X-C"]) == (
+        "1",
+        ["2"],
+        "3",
+    )
+    assert got.content == b'{"probe":1}'
+    assert got.headers["Content-Type"] == "application/json"
+
+
+async def test_extra_body_needs_a_json_object_to_merge_into() -> None:
+    transport = MockTransport(ok)
+    async with client(transport) as tk:
+        with pytest.raises(TypeError, match=r"extra_body merges into a JSON object.*list"):
+            await tk.request("POST", "/admin/v0/members", json=[1], extra_body={"a": 1})
+        # a dict body is merged as it is: what cannot be encoded fails as any body would
+        with pytest.raises(TypeError, match=r"^json is not JSON-serialisable"):
+            await tk.request("POST", "/x", json={"when": object()}, extra_body={"a": 1})
+    assert transport.requests == []
+
+
 async def test_bad_method_and_foreign_absolute_url_are_rejected() -> None:
     transport = MockTransport(ok)
     async with client(transport) as tk:

@@ -30,6 +30,7 @@ from ._exceptions import (
     RateLimitError,
     RequestValidationError,
     ResponseTooLargeError,
+    ResponseValidationError,
     TightknitError,
     WrongEventLoopError,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "RateLimitError",
     "RequestValidationError",
     "ResponseTooLargeError",
+    "ResponseValidationError",
     "RetryPolicy",
     "TightknitError",
     "Timeout",

@@ -384,6 +384,10 @@ class AsyncTightknit:
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109 (per attempt)
         max_retries: int | NotGiven = NOT_GIVEN,
         priority: Priority | NotGiven = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
     ) -> APIResponse:
         """Send one API call, with pacing and retries, and return its successful answer.
 
@@ -401,6 +405,16 @@ class AsyncTightknit:
                 reached the server).
             timeout, max_retries: override the client's settings for this call.
             priority: ``"interactive"`` (default) or ``"bulk"``: the governor lane.
+            headers: extra headers for this call, merged over the client's (same name, case
+                aside: these win, ``Content-Type`` included). ``Authorization`` (the client's
+                key) and ``Idempotency-Key`` (pass ``idempotency_key``) are refused;
+                ``X-Tightknit-Attempt`` is set on every attempt whatever is given here.
+            extra_headers, extra_query, extra_body: the resource methods' options of the same
+                names (see :class:`~tightknit_async.resources.RequestOptions`), so that
+                ``**options`` spread into a resource call can be spread here too:
+                ``extra_query`` goes over ``params``, ``extra_body`` over the top level of the
+                JSON body (or becomes the body; with ``multipart``, extra form fields),
+                ``extra_headers`` over ``headers``.
 
         Raises:
             APIStatusError: a subclass per status once retries are exhausted or not allowed.
@@ -408,7 +422,7 @@ class AsyncTightknit:
             GovernorTimeoutError: no send slot within the call's deadline.
             IdempotencyKeyError: ``idempotency_key`` is not a UUIDv4, or was used before with
                 another request (nothing sent).
-            ValueError, TypeError: bad arguments (nothing sent).
+            ValueError, TypeError: bad arguments, such as a refused header (nothing sent).
             ClientClosedError, WrongEventLoopError: lifecycle misuse.
         """
         verb = method
@@ -416,19 +430,51 @@ class AsyncTightknit:
             verb = method.upper() if isinstance(method, str) else method
             if verb not in _METHODS:
                 raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+        if extra_query is not None or extra_body is not None or extra_headers is not None:
+            from .resources._base import apply_extras
+
+            params, json, multipart, headers = apply_extras(
+                params,
+                json,
+                multipart,
+                headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+                extra_headers=extra_headers,
+            )
         url, bare_path, target = self._url_for(path, params)
-        headers = self._base_headers  # copied per attempt, with that attempt's header added
+        sent = self._base_headers  # copied per attempt, with that attempt's header added
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
             if multipart is not None:
                 raise ValueError("pass json=... or multipart=..., not both")
             content = _codec.encode(json, argument="json")
-            headers = headers.copy()
-            headers["Content-Type"] = "application/json"
+            sent = sent.copy()
+            sent["Content-Type"] = "application/json"
         elif multipart is not None:
             if not isinstance(multipart, Multipart):
                 raise TypeError(f"multipart must be a Multipart, not {type(multipart).__name__}")
             content = multipart
+        if headers is not None:
+            if not isinstance(headers, Mapping):
+                raise TypeError(f"headers must be a mapping, not {type(headers).__name__}")
+            if headers and sent is self._base_headers:
+                sent = sent.copy()
+            for name, value in headers.items():
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise TypeError(
+                        f"headers must map str to str, got {name!r}: {type(value).__name__}"
+                    )
+                lowered = name.lower()
+                if lowered == "authorization":
+                    raise ValueError(
+                        "per-call headers must not set Authorization: the client sends its api_key"
+                    )
+                if lowered == "idempotency-key":
+                    raise ValueError(
+                        "per-call headers must not set Idempotency-Key: pass idempotency_key=..."
+                    )
+                sent[name] = value
         key: str | None = None
         minted = False
         if isinstance(idempotency_key, NotGiven):
@@ -437,9 +483,9 @@ class AsyncTightknit:
         elif idempotency_key is not None and idempotency_key is not False:
             key = validate_idempotency_key(idempotency_key)
         if key is not None:
-            if headers is self._base_headers:
-                headers = headers.copy()
-            headers[IDEMPOTENCY_HEADER] = key
+            if sent is self._base_headers:
+                sent = sent.copy()
+            sent[IDEMPOTENCY_HEADER] = key
         attempt_timeout = self.timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout)
         policy = self.retry_policy
         if not isinstance(max_retries, NotGiven):
@@ -466,7 +512,7 @@ class AsyncTightknit:
 
         # send(attempt, remaining) -> the attempt's response (a partial: no Python frame between)
         send = functools.partial(
-            self._attempt, _Attempts(call, url, headers, attempt_timeout, lane, governor)
+            self._attempt, _Attempts(call, url, sent, attempt_timeout, lane, governor)
         )
         counters = self._counters
         coordinator = self._coordinator_ref or self._coordinator()

@@ -11,6 +11,7 @@ Every error the library raises derives from :class:`TightknitError`::
     ├── GovernorUnavailableError       the Redis the governor paces through is unreachable
     ├── IdempotencyStoreUnavailableError  the Redis behind the idempotency store is unreachable
     ├── ResponseTooLargeError          a response body over the transport's size cap (not retried)
+    ├── ResponseValidationError        a 2xx reply that does not fit its model (strict mode only)
     ├── APIConnectionError             no HTTP response: refused, reset, DNS, TLS, dropped mid-reply
     │   └── APITimeoutError            connect / read / total timeout
     └── APIStatusError                 the server answered with a 4xx or 5xx status
@@ -24,15 +25,18 @@ Every error the library raises derives from :class:`TightknitError`::
         ├── RateLimitError             429
         └── InternalServerError        5xx
 
-:func:`status_error_class` is the single place where a status and body choose the class. No message,
+:func:`status_error_class` is the single place where a status and body choose the class, and
+:func:`error_fields` the single place that reads an error body, whatever its shape. No message,
 ``repr`` or attribute of these errors ever contains the API key: the only request data they keep is
 the method, the path and the request id.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "APIConnectionError",
@@ -54,6 +58,7 @@ __all__ = [
     "RateLimitError",
     "RequestValidationError",
     "ResponseTooLargeError",
+    "ResponseValidationError",
     "TightknitError",
     "WrongEventLoopError",
     "status_error_class",
@@ -160,6 +165,40 @@ class APITimeoutError(APIConnectionError):
     """The request timed out (connect, read or total)."""
 
 
+class ResponseValidationError(_RequestError):
+    """A 2xx reply did not fit its model, and the client was built with ``strict_responses=True``.
+
+    Raised only in strict mode (by default such a reply is decoded tolerantly). Unknown fields
+    never cause it: adding a field is not a breaking change.
+
+    Attributes:
+        model: the model owning the field that did not fit (``CalendarEvent``).
+        json_path: where in the body (``$.data.records[3].hosts``).
+        reason: what was expected and what came.
+        status_code: the reply's HTTP status.
+        request_id: the server's request id when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        json_path: str,
+        reason: str,
+        status_code: int,
+        request_id: str | None,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.model = model
+        self.json_path = json_path
+        self.reason = reason
+        self.status_code = status_code
+        self.request_id = request_id
+
+
 class APIStatusError(_RequestError):
     """The server answered with an error status.
 
@@ -170,8 +209,15 @@ class APIStatusError(_RequestError):
         request_id: the server's request id (``X-Request-Id`` and kin), else ``None``.
         replayed: ``True`` when this answer is a replay of an earlier one (``X-Idempotent-Replayed``
             from the server, or the client's replay cache).
-        code: the error code from the body (``INSUFFICIENT_SCOPE`` and such) when there is one.
+        code: the error code from the body (``INSUFFICIENT_SCOPE`` and such) when there is one
+            (read-only).
+        error_message: the server's human-readable message when there is one (read-only).
         retry_after: the server's ``Retry-After`` in seconds when it sent one.
+
+    ``code`` and ``error_message`` are read from any body shape (see :func:`error_fields`): a flat
+    ``{"error": ..., "code": ..., "message": ...}``, the nested
+    ``{"success": false, "error": {"code": ..., "message": ...}}``, or an error string alone; both
+    are ``None`` for an HTML page, an empty body or JSON with no error in it.
     """
 
     status_code: int
@@ -196,7 +242,25 @@ class APIStatusError(_RequestError):
         self.request_id = request_id
         self.replayed = replayed
         self.retry_after = retry_after
-        self.code = _body_str(body, "code")
+        self._error_fields: ErrorFields | None = None
+
+    @property
+    def _fields(self) -> ErrorFields:
+        """What the body says, read on first use (most errors are retried, never inspected)."""
+        fields = self._error_fields
+        if fields is None:
+            fields = self._error_fields = error_fields(self.body)
+        return fields
+
+    @property
+    def code(self) -> str | None:
+        """The error code from the body (``INSUFFICIENT_SCOPE`` and such), else ``None``."""
+        return self._fields.code
+
+    @property
+    def error_message(self) -> str | None:
+        """The server's message (a ``message``, else an ``error`` sentence), else ``None``."""
+        return self._fields.message
 
     def __repr__(self) -> str:
         return (
@@ -226,12 +290,17 @@ class InsufficientScopeError(PermissionDeniedError):
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.hint = _body_str(self.body, "hint")
+        fields = self._fields
+        self.hint = fields.hint
         self.required_permissions = _body_list(
-            self.body, "required_permissions", "required_permission", "required_scopes", "required"
+            fields.extra,
+            "required_permissions",
+            "required_permission",
+            "required_scopes",
+            "required",
         )
         self.granted_permissions = _body_list(
-            self.body,
+            fields.extra,
             "current_permissions",
             "granted_permissions",
             "permissions",
@@ -248,8 +317,9 @@ class PlanRequiredError(PermissionDeniedError):
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.required_plan = _body_str(self.body, "required_plan") or _plan_in_text(self.body)
-        self.current_plan = _body_str(self.body, "current_plan")
+        fields = self._fields
+        self.required_plan = _text(fields.extra.get("required_plan")) or _plan_in(fields.texts)
+        self.current_plan = _text(fields.extra.get("current_plan"))
 
 
 class NotFoundError(APIStatusError):
@@ -268,27 +338,115 @@ class InternalServerError(APIStatusError):
     """5xx: the server (or a proxy in front of it) failed."""
 
 
-_PLANS = ("enterprise", "momentum", "growth")
+_PLANS: Final = ("enterprise", "momentum", "growth")
+_PLAN_CODES: Final = frozenset({"PLAN_REQUIRED", "PLAN_RESTRICTED", "UPGRADE_REQUIRED"})
+_PLAN_WORDS: Final = re.compile(r"\bplans?\b|\bupgrad", re.IGNORECASE)
+_CODE: Final = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+_NOTHING: Final[Mapping[str, object]] = MappingProxyType({})
 
 
-def _body_str(body: object, key: str) -> str | None:
-    if isinstance(body, Mapping):
-        value = body.get(key)
-        if isinstance(value, str):
-            return value
-        error = body.get("error")
-        if isinstance(error, Mapping):
-            nested = error.get(key)
-            if isinstance(nested, str):
-                return nested
+class ErrorFields(NamedTuple):
+    """What an error body says, whatever its shape (built by :func:`error_fields`)."""
+
+    code: str | None
+    """The error code: an explicit ``code``, else the first UPPER_SNAKE ``error``/``message``."""
+    codes: tuple[str, ...]
+    """Every code found, ``code`` first (an explicit ``code`` and an UPPER_SNAKE ``error``)."""
+    message: str | None
+    """The human-readable message: a ``message`` sentence, else an ``error`` sentence."""
+    hint: str | None
+    """The server's ``hint``."""
+    texts: tuple[str, ...]
+    """Every distinct string of the body's ``error`` and ``message`` fields except ``code``, in
+    order, then ``hint``: what an exception message shows."""
+    extra: Mapping[str, object]
+    """Every field of the body, those of a nested ``error`` object overriding the top level's
+    (permission lists, plans)."""
+
+
+_NO_FIELDS: Final = ErrorFields(None, (), None, None, (), _NOTHING)
+
+
+def error_fields(body: object) -> ErrorFields:
+    """Read the code, message, hint and other fields from a decoded error body of any shape.
+
+    * ``{"success": false, "error": {"code": ..., "message": ..., "hint": ..., ...}}``: the nested
+      object's fields, falling back to the top level's;
+    * ``{"error": ..., "code": ..., "message": ..., "hint": ...}``, any of them missing: a string
+      ``error`` or ``message`` in UPPER_SNAKE (``INSUFFICIENT_SCOPE``) is a code, a sentence is
+      a message; an integer ``code`` becomes its digits;
+    * a string (a JSON string, or the text of a non-JSON body): UPPER_SNAKE is a code, other
+      text a message, and text that starts like markup or JSON (``<``, ``{``, ``[``: an HTML page,
+      a truncated JSON body) neither;
+    * anything else (``None`` for an empty body, a list, a number): no fields.
+
+    Never raises.
+    """
+    if isinstance(body, (dict, Mapping)):  # dict first: a decoded body skips the ABC check
+        return _mapping_fields(body)
+    if isinstance(body, str):
+        text = body.strip()
+        if not text or text[0] in "<{[":
+            return _NO_FIELDS
+        if _CODE.fullmatch(text):
+            return ErrorFields(text, (text,), None, None, (), _NOTHING)
+        return ErrorFields(None, (), text, None, (text,), _NOTHING)
+    return _NO_FIELDS
+
+
+def _mapping_fields(body: Mapping[Any, Any]) -> ErrorFields:
+    error = body.get("error")
+    if isinstance(error, (dict, Mapping)):
+        layers: tuple[Mapping[Any, Any], ...] = (error, body)
+        extra: Mapping[Any, Any] = {**body, **error}
+    else:
+        layers, extra = (body,), body
+    codes: list[str] = []
+    for layer in layers:
+        explicit = _code_value(layer.get("code"))
+        if explicit is not None and explicit not in codes:
+            codes.append(explicit)
+    strings: list[str] = []
+    message = sentence = hint = None
+    for layer in layers:
+        for key in ("error", "message"):
+            value = _text(layer.get(key))
+            if value is None:
+                continue
+            if value not in strings:
+                strings.append(value)
+            if _CODE.fullmatch(value):
+                if value not in codes:
+                    codes.append(value)
+            elif key == "message":
+                message = message or value
+            else:
+                sentence = sentence or value
+        if hint is None:
+            hint = _text(layer.get("hint"))
+    if hint is not None and hint not in strings:
+        strings.append(hint)
+    code = codes[0] if codes else None
+    if code in strings:
+        strings.remove(code)
+    return ErrorFields(code, tuple(codes), message or sentence, hint, tuple(strings), extra)
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
     return None
 
 
-def _body_list(body: object, *keys: str) -> tuple[str, ...] | None:
-    if not isinstance(body, Mapping):
-        return None
+def _code_value(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
+
+
+def _body_list(extra: Mapping[Any, Any], *keys: str) -> tuple[str, ...] | None:
     for key in keys:
-        value = body.get(key)
+        value = extra.get(key)
         if isinstance(value, str):
             return tuple(p for p in (s.strip() for s in value.split(",")) if p)
         if isinstance(value, list | tuple):
@@ -296,49 +454,34 @@ def _body_list(body: object, *keys: str) -> tuple[str, ...] | None:
     return None
 
 
-def _error_text(body: object) -> str:
-    if isinstance(body, str):
-        return body
-    parts = [
-        _body_str(body, "error") or "",
-        _body_str(body, "message") or "",
-        _body_str(body, "hint") or "",
-    ]
-    return " ".join(parts)
-
-
-def _plan_in_text(body: object) -> str | None:
-    text = _error_text(body).lower()
+def _plan_in(texts: tuple[str, ...]) -> str | None:
+    text = " ".join(texts).lower()
     for plan in _PLANS:
         if plan in text:
             return plan
     return None
 
 
-def _is_plan_restriction(body: object) -> bool:
-    code = (_body_str(body, "code") or "").upper()
-    if code in {"PLAN_REQUIRED", "PLAN_RESTRICTED", "UPGRADE_REQUIRED"}:
-        return True
-    text = _error_text(body).lower()
-    return " plan" in f" {text}" or "upgrade" in text
-
-
 def status_error_class(status_code: int, body: object) -> type[APIStatusError]:
-    """Choose the exception class for an error status and its decoded body.
+    """Choose the exception class for an error status and its decoded body (any shape: see
+    :func:`error_fields`).
 
-    403 splits three ways: ``code == "INSUFFICIENT_SCOPE"`` gives :class:`InsufficientScopeError`;
-    a plan restriction (code ``PLAN_REQUIRED`` or a message naming a plan or an upgrade) gives
-    :class:`PlanRequiredError`; anything else :class:`PermissionDeniedError`.
+    403 splits three ways: the code ``INSUFFICIENT_SCOPE`` (as ``code``, as an ``error`` or
+    ``message`` string, at the top level or in a nested ``error`` object) gives
+    :class:`InsufficientScopeError`; a plan restriction (the code ``PLAN_REQUIRED``,
+    ``PLAN_RESTRICTED`` or ``UPGRADE_REQUIRED``, or a message with the word "plan" or "upgrade")
+    gives :class:`PlanRequiredError`; anything else :class:`PermissionDeniedError`.
     """
     if status_code in (400, 422):
         return BadRequestError
     if status_code == 401:
         return AuthenticationError
     if status_code == 403:
-        code = (_body_str(body, "code") or "").upper()
-        if code == "INSUFFICIENT_SCOPE":
+        fields = error_fields(body)
+        codes = {code.upper() for code in fields.codes}
+        if "INSUFFICIENT_SCOPE" in codes:
             return InsufficientScopeError
-        if _is_plan_restriction(body):
+        if not codes.isdisjoint(_PLAN_CODES) or _PLAN_WORDS.search(" ".join(fields.texts)):
             return PlanRequiredError
         return PermissionDeniedError
     if status_code == 404:

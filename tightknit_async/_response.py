@@ -9,8 +9,14 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from . import _codec
-from ._exceptions import APIStatusError, status_error_class
+from ._exceptions import (
+    APIStatusError,
+    ResponseValidationError,
+    error_fields,
+    status_error_class,
+)
 from .models import decoder_for
+from .models._tolerant import deviations, tolerant_convert, type_name, warn_once
 from .retry import parse_retry_after
 from .transport._base import Response
 
@@ -96,15 +102,50 @@ class APIResponse(msgspec.Struct, kw_only=True, eq=False, dict=True):
         """Decode the body as ``type_`` (a model from :mod:`tightknit_async.models`, or any type
         msgspec supports), with one cached decoder per type that reads both timestamp forms.
 
-        Raises :class:`~tightknit_async.APIStatusError` for a body that is not JSON and
-        ``msgspec.ValidationError`` for JSON of another shape.
+        A body that fits takes the typed decoder alone. One that does not (a ``null`` or a
+        missing value where the model requires one, a value of another type) is decoded
+        tolerantly: the field takes its default or empty value, and one WARNING per model, field
+        and kind is logged for the process (see :mod:`tightknit_async.models._tolerant`). With
+        ``strict=True`` it raises :class:`~tightknit_async.ResponseValidationError` instead,
+        naming the model and the JSON path. Unknown fields and new enum values pass either way.
+
+        Raises :class:`~tightknit_async.APIStatusError` for a body that is not JSON.
         """
         try:
             return decoder_for(type_).decode(self.content)
-        except msgspec.ValidationError:
-            raise
+        except msgspec.ValidationError as exc:
+            if strict:
+                raise self._unfit(type_, exc) from None
         except _codec.UNDECODABLE as exc:
             raise self._malformed(_codec.describe_failure(exc)) from None
+        result: T
+        result, found = tolerant_convert(type_, self.data)
+        warn_once(found, where=f"{self.method} {self.path}".strip() or type_name(type_))
+        return result
+
+    def _unfit(self, type_: Any, exc: msgspec.ValidationError) -> ResponseValidationError:
+        """The strict-mode error: the first deviation the walk finds, else msgspec's own words."""
+        # msgspec's message ends with the concrete path ("... - at `$.data.records[3].hosts`");
+        # the walk names the model that owns the field and the kind of mismatch.
+        message, _, at = str(exc).partition(" - at `")
+        found = deviations(type_, self.data)
+        first = found[0] if found else None
+        model = first.model if first else type_name(type_)
+        json_path = at.rstrip("`") or (first.path if first else "$")
+        reason = f"{first.kind}: {first.detail}" if first and first.detail else message
+        request_id = self.request_id
+        return ResponseValidationError(
+            f"{self.method} {self.path}: the {self.status_code} reply does not fit {model} at "
+            f"{json_path} ({reason}; request id {request_id}). strict_responses=True raises on "
+            "such replies; without it the field takes its default",
+            model=model,
+            json_path=json_path,
+            reason=reason,
+            status_code=self.status_code,
+            request_id=request_id,
+            method=self.method,
+            path=self.path,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -118,11 +159,18 @@ def error_from_response(
 ) -> APIStatusError:
     """The :class:`APIStatusError` subclass instance for an error ``response``.
 
-    ``secret`` (the API key) is scrubbed from the message and a text body, should a proxy echo
-    the request back.
+    Any body shape gives the class of its status, with the code and message that
+    :func:`~tightknit_async._exceptions.error_fields` reads from it: an HTML page, an empty body
+    or invalid JSON included; nothing from decoding escapes.
+
+    ``secret`` (the API key) is scrubbed from the body (before it is decoded, so from the code and
+    message read from it too) and from the message, should a proxy echo the request back.
     """
     headers, status = response.headers, response.status_code
-    body = _codec.error_body(response.content, headers.get("content-type"))
+    content = response.content
+    if secret and (raw_secret := secret.encode()) in content:  # a proxy echoing the request
+        content = content.replace(raw_secret, b"<redacted>")
+    body = _codec.error_body(content, headers.get("content-type"))
     if isinstance(body, str) and secret in body:
         body = body.replace(secret, "<redacted>")  # a proxy echoing the request back
     cls = status_error_class(status, body)
@@ -141,11 +189,15 @@ def error_from_response(
 
 
 def _describe(body: object) -> str:
-    if isinstance(body, Mapping):
-        parts = [str(body[k]) for k in ("error", "message", "hint") if isinstance(body.get(k), str)]
-        code = body.get("code")
-        text = " ".join(parts) or "(no error message)"
-        return f"[{code}] {text}" if isinstance(code, str) else text
-    if isinstance(body, str):
-        return f"(non-JSON body) {body[:200]!r}"
-    return "(empty body)"
+    """``[CODE] every error and message text, then the hint``, whatever the body's shape."""
+    if body is None:
+        return "(empty body)"
+    fields = error_fields(body)
+    if fields.code is None and not fields.texts:
+        if isinstance(body, str):
+            return f"(non-JSON body) {body[:200]!r}"
+        if isinstance(body, Mapping):
+            return "(no error message)"
+        return f"(no error message) {_codec.snippet(_codec.encode(body), 200)}"
+    text = " ".join(fields.texts) or "(no error message)"
+    return text if fields.code is None else f"[{fields.code}] {text}"

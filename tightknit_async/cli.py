@@ -1,7 +1,9 @@
-"""The ``tightknit-async`` command line: ``import members``, ``request``, ``serve-fake``, ``demo``.
+"""The ``tightknit-async`` command line: ``import members``, ``request``, ``check-api``,
+``serve-fake``, ``demo``.
 
 Exit status: 0 on success; 1 when the work failed (a request, a row); 2 for bad input or
-settings; 130 after Ctrl-C (143 after SIGTERM during an import).
+settings; 130 after Ctrl-C (143 after SIGTERM during an import). ``check-api``: 0 when the
+replies fit the models, 1 when they drifted, 2 when nothing could be checked.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve-fake", help="run the embedded fake Tightknit server")
     serve.add_argument("--port", type=int, default=8040, help="port on 127.0.0.1 (default 8040)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--drift",
+        action="store_true",
+        help="alter the GET endpoints' replies the way a live API drifts (for check-api)",
+    )
 
     request = sub.add_parser(
         "request", help="send one request (key and URL from TIGHTKNIT_API_KEY / _BASE_URL)"
@@ -55,6 +62,21 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("path", help="for example /admin/v0/api_key/me")
     request.add_argument("--data", help="a JSON body")
     request.add_argument("--idempotency-key", help="a UUIDv4 to send as Idempotency-Key")
+
+    check = sub.add_parser(
+        "check-api",
+        help="call each read-only endpoint once and report where the replies drift from the "
+        "models (key and URL from TIGHTKNIT_API_KEY / _BASE_URL)",
+        description="Call each read-only endpoint once and report, per endpoint, the fields the "
+        "models do not know, required fields sent null or absent, new enum values, values of "
+        "another type, and whether the typed decoder refused the reply. 403, 404 and 405 are "
+        "reported as not checked. Exit status: 0 no drift, 1 drift found, 2 nothing could be "
+        "checked.",
+    )
+    check.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    check.add_argument(
+        "--query", default="a", help="the search term for /admin/v0/search (default 'a')"
+    )
     return parser
 
 
@@ -113,8 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .testing import serve_forever
 
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(serve_forever(args.port, args.host))
+                asyncio.run(serve_forever(args.port, args.host, drift=args.drift))
             return 0
+        if args.command == "check-api":
+            from ._check_api import check_api_command
+
+            return asyncio.run(check_api_command(as_json=args.json, query=args.query))
         return asyncio.run(_request(args.method, args.path, args.data, args.idempotency_key))
     except (TightknitError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ announced, or at the first page that reports ``has_next`` false or comes back em
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, Final, Generic, TypeVar
@@ -97,7 +98,12 @@ class AsyncPager(Generic[T]):
         yield first
         if not first.has_next or not first.records:
             return
+        concurrency = self._concurrency
         last = first.total_pages - 1
+        if last <= self._page:
+            # No usable total (null, missing or stale in a drifted reply) while has_next says
+            # more follow: walk on by has_next, one page at a time.
+            last, concurrency = sys.maxsize, 1
         if self._max_pages is not None:
             last = min(last, self._page + self._max_pages - 1)
         if self._max_items is not None and first.per_page > 0:
@@ -109,7 +115,7 @@ class AsyncPager(Generic[T]):
         next_page = self._page + 1
         try:
             while pending or next_page <= last:
-                while next_page <= last and len(pending) < self._concurrency:
+                while next_page <= last and len(pending) < concurrency:
                     pending.append(asyncio.ensure_future(self._fetch(next_page)))
                     next_page += 1
                 page = await pending.popleft()

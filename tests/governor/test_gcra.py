@@ -226,6 +226,56 @@ def test_projected_never_overestimates(seed: int) -> None:
     assert bound <= slots[-1] + 1e-9
 
 
+def test_projected_is_exact_while_the_window_log_paces_a_burst() -> None:
+    """Six slots already booked back to back at t=0 (burst 10, rate 10): the next four fit in the
+    same window, every later one is paced by the window log, a span after the slot ten places
+    back. The projection of each is the slot it actually gets."""
+    core = GCRA(10, burst=10, cold_margin=0)  # span = 1.005
+    assert [core.book(0.0) for _ in range(6)] == [0.0] * 6
+    expected = [0.0] * 4 + [1.005] * 10 + [2.01] * 10 + [3.015]
+    future = copy.deepcopy(core)
+    assert [future.book(0.0) for _ in range(25)] == pytest.approx(expected)
+    assert [core.projected(0.0, ahead) for ahead in range(25)] == pytest.approx(expected)
+
+
+def test_projected_after_a_full_window_counts_whole_spans_per_lap() -> None:
+    core = GCRA(10, burst=10, cold_margin=0)
+    for _ in range(10):
+        core.book(0.0)
+    assert core.projected(0.0, 0) == pytest.approx(1.005)
+    assert core.projected(0.0, 9) == pytest.approx(1.005)
+    assert core.projected(0.0, 10) == pytest.approx(2.01)
+    assert core.projected(0.5, 30) == pytest.approx(4.02)
+
+
+# -- the exact one-window boundaries ------------------------------------------------------------
+
+
+def test_a_slot_exactly_one_window_after_the_last_starts_a_cold_window() -> None:
+    """The slot at 1.0 follows the one at 0.0 by exactly a window: its connections count as cold,
+    so the slot that pairs with it one window on (two places later at rate 2) moves by
+    ``cold_margin``."""
+    core = GCRA(2, margin=0, cold_margin=0.05)
+    slots = [core.book(0.0), core.book(1.0), core.book(1.5), core.book(1.5), core.book(1.5)]
+    assert slots == pytest.approx([0.0, 1.0, 1.5, 2.05, 2.55])
+
+
+def test_the_cold_window_ends_exactly_one_window_after_the_cold_start() -> None:
+    """After a cold start at 0.0, the slot at exactly 1.0 is warm: the slot pairing with it one
+    window on (three places later at rate 3) is not delayed."""
+    core = GCRA(3, margin=0, cold_margin=0.05)
+    slots = [core.book(0.0), core.book(0.5), core.book(1.0)] + [core.book(1.0) for _ in range(4)]
+    assert slots == pytest.approx([0.0, 0.5, 1.0, 4 / 3, 5 / 3, 2.0, 7 / 3])
+
+
+def test_a_429_exactly_one_window_after_the_last_decrease_lowers_the_rate_again() -> None:
+    core = GCRA(50)
+    core.rate_limited(0.0, 0.0)
+    assert core.rate_at(1.0) == pytest.approx(27.5)  # 25 + 2.5/s for one second
+    core.rate_limited(1.0, 0.0)
+    assert core.rate_at(1.0) == pytest.approx(13.75)
+
+
 # -- max_in_window ------------------------------------------------------------------------------
 
 

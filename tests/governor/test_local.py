@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import sys
 import time
+import weakref
 
 import pytest
 
 from tightknit_async import GovernorTimeoutError, Priority, WrongEventLoopError
-from tightknit_async.governor import Governor, RateGovernor, max_in_window
+from tightknit_async.governor import Governor, GovernorStatistics, RateGovernor, max_in_window
 
 from .conftest import VirtualClockLoop, VirtualRunner
 
@@ -51,8 +53,22 @@ async def _tick() -> None:
 # -- the basic contract ---------------------------------------------------------------------
 
 
-def test_implements_the_rate_governor_protocol() -> None:
-    assert isinstance(Governor(50), RateGovernor)
+def test_implements_the_rate_governor_protocol_and_starts_idle() -> None:
+    governor = Governor(50)
+    assert isinstance(governor, RateGovernor)
+    assert governor.statistics() == GovernorStatistics(
+        rate=50.0,
+        current_rate=50.0,
+        granted_interactive=0,
+        granted_bulk=0,
+        waiting_interactive=0,
+        waiting_bulk=0,
+        timed_out=0,
+        rate_limited=0,
+        paused_for=0.0,
+        mean_wait=0.0,
+        p99_wait=0.0,
+    )
 
 
 def test_grants_are_paced_and_fifo_within_a_lane(run: VirtualRunner) -> None:
@@ -463,15 +479,23 @@ def test_a_governor_belongs_to_the_loop_it_was_first_used_on() -> None:
     asyncio.run(elsewhere())
 
 
-def test_a_waiter_left_pending_on_a_closed_loop_is_collected_quietly() -> None:
+def test_a_waiter_left_pending_on_a_closed_loop_is_collected_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unraisable: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: unraisable.append(info.exc_value))
     loop = VirtualClockLoop()
     governor = Governor(1)
     loop.run_until_complete(governor.acquire(max_wait=0))
     task = loop.create_task(governor.acquire())
     loop.run_until_complete(_tick())
+    assert governor.statistics().waiting_interactive == 1
     loop.close()  # with the waiter still queued: no cancellation ever reaches it
+    gone = weakref.ref(governor)
     del task, governor
     gc.collect()  # the coroutine is closed here; withdrawing must not touch the dead loop
+    assert gone() is None
+    assert unraisable == []
 
 
 # -- one real-time sanity check ---------------------------------------------------------------

@@ -18,7 +18,7 @@ from tightknit_async.idempotency._machine import (
     Sending,
     Waiting,
 )
-from tightknit_async.retry import RetryPolicy
+from tightknit_async.retry import RetryPolicy, retry_delay
 
 POLICY = RetryPolicy(max_retries=3, deadline=60.0, initial_backoff=0.5, max_backoff=8.0)
 
@@ -147,3 +147,98 @@ def test_backoff_without_retry_after() -> None:
     assert isinstance(state, Waiting)
     assert state.reason == "backoff"
     assert 0.0 <= state.delay <= 1.0
+
+
+# -- what callers rely on ------------------------------------------------------------------------
+
+
+def test_an_unkeyed_post_whose_connection_dropped_is_never_sent_twice() -> None:
+    """``NoAnswer()`` means the request may have reached the server: an unkeyed mutation then
+    fails rather than risk being applied twice. Only a connection that never opened is resent."""
+    s = spec("POST", keyed=False)
+    assert Sending(s, 1).next(NoAnswer(), now=0.0) == Failed(s, 1)
+    assert isinstance(Sending(s, 1).next(NoAnswer(request_sent=False), now=0.0), Waiting)
+
+
+@pytest.mark.parametrize("status", [300, 301, 302, 304, 399])
+def test_a_3xx_answer_is_a_failure_not_a_success(status: int) -> None:
+    s = spec("GET", keyed=False)
+    assert Sending(s, 1).next(Answer(status), now=0.0) == Failed(s, 1)
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 299])
+def test_every_2xx_completes_the_call_on_the_attempt_that_got_it(status: int) -> None:
+    s = spec()
+    assert Sending(s, 2).next(Answer(status), now=0.0) == Completed(s, 2, cacheable=True)
+    unkeyed = spec(keyed=False)
+    assert Sending(unkeyed, 1).next(Answer(status), now=0.0) == Completed(unkeyed, 1)
+
+
+def test_a_final_error_on_the_first_attempt_has_no_note() -> None:
+    s = spec()
+    assert Sending(s, 1).next(Answer(400), now=0.0) == Failed(s, 1, cacheable=True, note=None)
+    assert Sending(s, 1).next(Answer(403), now=0.0) == Failed(s, 1, note=None)
+
+
+def test_a_final_error_after_retries_says_how_many_attempts_were_made() -> None:
+    s = spec()
+    assert Sending(s, 2).next(Answer(404), now=0.0) == Failed(
+        s, 2, cacheable=True, note="gave up after 2 attempts"
+    )
+    assert Sending(s, 3).next(Answer(401), now=0.0) == Failed(s, 3, note="gave up after 3 attempts")
+
+
+def test_running_out_of_attempts_fails_with_the_spec_attempt_and_note() -> None:
+    s = spec("GET", keyed=False)
+    assert Sending(s, 4).next(NoAnswer(), now=0.0) == Failed(s, 4, note="gave up after 4 attempts")
+
+
+def test_a_retry_after_answer_waits_exactly_that_long_for_reason_retry_after() -> None:
+    s = spec()
+    assert Sending(s, 1).next(Answer(503, 7.5), now=0.0) == Waiting(
+        s, 1, delay=7.5, reason="retry-after"
+    )
+    assert Sending(s, 2).next(Answer(502, 0.0), now=0.0) == Waiting(
+        s, 2, delay=0.0, reason="retry-after"
+    )
+
+
+def test_without_retry_after_the_wait_is_the_policy_backoff_drawn_from_the_given_rng() -> None:
+    s = spec("GET", keyed=False)
+    for attempt in (1, 2, 3):
+        expected = retry_delay(POLICY, attempt, None, random.Random(attempt))
+        state = Sending(s, attempt).next(Answer(503), now=0.0, rng=random.Random(attempt))
+        assert state == Waiting(s, attempt, delay=expected, reason="backoff")
+
+
+def test_an_in_flight_conflict_waits_even_without_an_rng() -> None:
+    state = Sending(spec(), 1).next(Answer(409, 1.0), now=0.0)
+    assert isinstance(state, Waiting)
+    assert state.reason == "in-flight"
+    assert 1.0 <= state.delay <= 1.2
+
+
+def test_an_in_flight_conflict_draws_its_jitter_from_the_given_rng() -> None:
+    first = Sending(spec(), 1).next(Answer(409, 1.0), now=0.0, rng=random.Random(5))
+    again = Sending(spec(), 1).next(Answer(409, 1.0), now=0.0, rng=random.Random(5))
+    assert first == again
+
+
+def test_a_retry_after_beyond_the_policy_cap_fails_with_the_spec_and_attempt() -> None:
+    s = spec()
+    state = Sending(s, 2).next(Answer(503, 3600.0), now=0.0)
+    assert state == Failed(
+        s,
+        2,
+        note="not retried: Retry-After 3600s exceeds the 60s the retry policy waits",
+    )
+
+
+def test_a_wait_past_the_deadline_fails_with_the_spec_and_attempt() -> None:
+    s = spec()
+    state = Sending(s, 2).next(Answer(503, 10.0), now=55.0)
+    assert state == Failed(
+        s,
+        2,
+        note="gave up after 2 attempts: the 60s retry deadline would pass before the next one",
+    )

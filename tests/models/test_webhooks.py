@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,15 @@ import pytest
 from tightknit_async.models import (
     EVENT_REGISTRATION_STATUS_CHANGE,
     EventRegistrationStatusChange,
+    RegistrationStatus,
     WebhookEvent,
     WebhookEventRef,
     WebhookProfileField,
     WebhookSource,
+    WebhookUser,
     decode_webhook,
 )
+from tightknit_async.models import webhooks as webhook_models
 
 
 def payload(status: str = "registered", **overrides: Any) -> dict[str, Any]:
@@ -103,14 +107,100 @@ def test_an_unknown_action_decodes_as_the_base_event() -> None:
     assert event.action == "post_created"
 
 
+def test_documented_statuses_are_the_literal_alias_and_others_decode_as_sent() -> None:
+    assert typing.get_args(RegistrationStatus) == ("registered", "unregistered")
+    event = decode_webhook(msgspec.json.encode(payload("waitlisted")), strict=True)
+    assert isinstance(event, EventRegistrationStatusChange)
+    assert event.status == "waitlisted"
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
         (b"not json", msgspec.DecodeError),
+        (b"", msgspec.DecodeError),
         (b"[1, 2]", msgspec.ValidationError),
-        (b'{"action": "event_registration_status_change", "user": "ada"}', msgspec.ValidationError),
+        (b'"registered"', msgspec.ValidationError),
+        (b"null", msgspec.ValidationError),
     ],
 )
-def test_malformed_bodies_raise(body: bytes, error: type[Exception]) -> None:
+@pytest.mark.parametrize("strict", [False, True])
+def test_bodies_that_are_not_objects_raise(
+    body: bytes, error: type[Exception], strict: bool
+) -> None:
     with pytest.raises(error):
-        decode_webhook(body)
+        decode_webhook(body, strict=strict)
+
+
+def user(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = payload()["user"]
+    body.update(changes)
+    return body
+
+
+def profile(**fields: Any) -> dict[str, Any]:
+    return user(profile_fields={**payload()["user"]["profile_fields"], **fields})
+
+
+# (the drifted fields sent, the same fields as they decode), against payload()
+DRIFT = [
+    ({"user": "ada"}, {"user": None}),
+    ({"user": user(email={"work": "ada@example.com"})}, {"user": user(email=None)}),
+    ({"user": user(email=["ada@example.com"], id=7)}, {"user": user(email=None, id="7")}),
+    ({"user": user(profile_fields=None)}, {"user": user(profile_fields={})}),
+    ({"user": user(profile_fields=["company"])}, {"user": user(profile_fields={})}),
+    ({"user": profile(odd="Company")}, {"user": profile()}),
+    (
+        {"user": profile(odd={"label": 5, "value": None, "x": 1})},
+        {"user": profile(odd={"label": "5", "value": None})},
+    ),
+    ({"event": "cqquykanltdo"}, {"event": None}),
+    (
+        {"event": {"id": 12.5, "title": ["Digital"], "slug": True}},
+        {"event": {"id": "12.5"}},
+    ),
+    (
+        {"source": {"slack_workspace_id": None, "slack_channel_id": 5}},
+        {"source": {"slack_channel_id": "5"}},
+    ),
+    ({"custom_metadata": {"crm": 42}}, {"custom_metadata": None}),
+    ({"custom_metadata": False}, {"custom_metadata": None}),
+    ({"version": 2, "date": 1741698395}, {"version": "2", "date": "1741698395"}),
+]
+
+
+@pytest.mark.parametrize(("drifted", "decoded"), DRIFT)
+def test_a_field_that_does_not_fit_takes_its_default_and_the_rest_decodes(
+    drifted: dict[str, Any], decoded: dict[str, Any]
+) -> None:
+    body = msgspec.json.encode(payload(**drifted))
+    expected = decode_webhook(msgspec.json.encode(payload(**decoded)), strict=True)
+    event = decode_webhook(body)
+    assert type(event) is EventRegistrationStatusChange
+    assert event == expected
+    with pytest.raises(msgspec.ValidationError, match=r"at `\$\."):
+        decode_webhook(body, strict=True)
+
+
+def test_the_action_chooses_the_model_even_when_a_field_drifted() -> None:
+    drifted = decode_webhook(b'{"action": "post_created", "version": [1], "date": "2026"}')
+    assert type(drifted) is WebhookEvent
+    assert drifted == WebhookEvent(action="post_created", date="2026")
+    odd_action = decode_webhook(b'{"action": 5, "version": "1.0", "status": "registered"}')
+    assert type(odd_action) is WebhookEvent
+    assert odd_action == WebhookEvent(version="1.0", action="5")
+
+
+def test_a_payload_that_fits_decodes_the_same_either_way() -> None:
+    body = msgspec.json.encode(payload())
+    assert decode_webhook(body) == decode_webhook(body, strict=True)
+    assert decode_webhook(body.decode()) == decode_webhook(bytearray(body))
+
+
+def test_every_webhook_field_has_a_default_so_a_drifted_payload_can_always_be_built() -> None:
+    models = [getattr(webhook_models, name) for name in webhook_models.__all__]
+    structs = [m for m in models if isinstance(m, type) and issubclass(m, msgspec.Struct)]
+    assert WebhookUser in structs
+    for model in structs:
+        assert not [f.name for f in msgspec.structs.fields(model) if f.required], model
+    assert decode_webhook(b"{}") == WebhookEvent()

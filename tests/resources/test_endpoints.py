@@ -154,8 +154,8 @@ async def test_search_list(tk: AsyncTightknit, fake: FakeTightknit) -> None:
     assert all(
         word.lower() in (h.title or "").lower() + (h.body_plaintext or "").lower() for h in hits
     )
-    with pytest.raises(ValueError, match="q"):
-        tk.search.list(q="  ")
+    with pytest.raises(BadRequestError, match="q must not be empty"):
+        await tk.search.list(q="  ")  # blank: the server's call (sent, refused there)
 
 
 async def test_files_upload_from_bytes_path_and_stream(

@@ -305,3 +305,22 @@ async def shared_options(tk: AsyncTightknit) -> None:
     await tk.members.deactivate(MEMBER_ID, **bulk)
     async for feed in tk.feeds.list(**bulk):
         assert_type(feed, Feed)
+
+
+async def extra_options(tk: AsyncTightknit, cover: Path) -> None:
+    """What the typed arguments do not cover: query parameters, body fields, headers."""
+    extras: RequestOptions = {
+        "extra_query": {"beta": True, "limit": 5},
+        "extra_body": {"source": "crm", "tags": ["a", "b"]},
+        "extra_headers": {"X-Trace-Id": "t-1"},
+    }
+    assert_type(await tk.api_key.me(**extras), ApiKeyInfo)
+    assert_type(await tk.feeds.retrieve(FEED_ID, **extras), Feed)
+    async for post in tk.feeds.list_posts(FEED_ID, extra_query={"sort": "newest"}):
+        assert_type(post, Post)
+    await tk.members.create(
+        email="ada@example.org", full_name="Ada Lovelace", extra_body={"role": "speaker"}
+    )
+    await tk.files.upload(cover, extra_body={"public": True}, extra_headers={"X-Trace-Id": "t"})
+    response = await tk.request("GET", "/admin/v0/feeds", headers={"X-Trace-Id": "t-2"}, **extras)
+    assert_type(response.status_code, int)

@@ -62,6 +62,17 @@ def idempotency_key_for(namespace: str, item_id: object) -> str:
     ``key = SHA-256(namespace NUL str(item_id))[:16]`` with the version nibble set to 4 and the
     variant bits to RFC 4122, so a re-run of a job sends the same key for the same item and the
     server replays instead of applying twice. Distinct namespaces never share keys.
+
+    The keys are a compatibility promise: a job resumed under a newer release must send the keys
+    the older one sent, so the output for a given ``(namespace, item_id)`` never changes. The
+    golden vectors in ``tests/test_idempotency_keys.py`` pin it, for example::
+
+        idempotency_key_for("import-2026-11", "row-1")
+        # '6169bc43-84e5-43a1-a35b-804fc15acc02'
+        idempotency_key_for("members-import", "ada@example.com")
+        # 'f482fa62-ea3a-4542-b60d-d2a2fe9fb9f9'
+
+    Changing any of them is a breaking change, and the CHANGELOG must say so.
     """
     if not isinstance(namespace, str) or not namespace:
         raise ValueError("namespace must be a non-empty str")

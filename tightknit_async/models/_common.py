@@ -18,21 +18,13 @@ not, so every model repeats ``kw_only=True, frozen=True``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Final, Generic, Self, TypeAlias, TypeVar
+from collections.abc import Mapping
+from typing import Any, Generic, Self, TypeAlias, TypeVar
 
 import msgspec
 
 from ._scalars import LenientInt, Timestamp
-from ._validation import (
-    RequestValidationError,
-    check_email,
-    check_list,
-    check_one_of,
-    check_str,
-    check_uuid,
-    is_set,
-)
+from ._validation import RequestValidationError, check_list, check_one_of, check_str, is_set
 
 __all__ = [
     "Ack",
@@ -273,23 +265,15 @@ class SlackBlocksReferences(ResponseModel, kw_only=True, frozen=True):
 # --- request building blocks ---------------------------------------------------------------------
 
 
-_ItemCheck: TypeAlias = Callable[[str, object], object]
-_ID_CHECKS: Final[dict[str, _ItemCheck]] = {
-    "email": check_email,
-    "emails": check_email,
-    "profile_id": check_uuid,
-    "profile_ids": check_uuid,
-}
-
-
 class UserRef(RequestModel, kw_only=True, frozen=True):
     """One user, named by exactly one kind of id (award ``recipient`` and ``sender``).
 
     Only ``slack_user_id`` appears in the API's examples; ``email`` and ``profile_id`` are the
     documented alternatives whose key names are inferred.
 
-    Raises :class:`RequestValidationError` unless exactly one is given and it is well formed
-    (``email`` an address, ``profile_id`` a UUID).
+    Raises :class:`RequestValidationError` unless exactly one is given, as a string (the
+    award page: "exactly one of" a Slack user ID, an e-mail or a Tightknit profile ID). Whether
+    the id names someone is the server's call.
     """
 
     slack_user_id: str | msgspec.UnsetType = msgspec.UNSET
@@ -305,15 +289,17 @@ class UserRef(RequestModel, kw_only=True, frozen=True):
                 ("profile_id", self.profile_id),
             ],
         )
-        _ID_CHECKS.get(given, check_str)(given, getattr(self, given))
+        check_str(given, getattr(self, given))
 
 
 class UserRefs(RequestModel, kw_only=True, frozen=True):
     """Several users, all named by one kind of id (event ``hosts`` and ``speakers``).
 
-    Give exactly one of ``slack_user_ids``, ``emails`` or ``profile_ids``, non-empty. The
-    ``emails``/``profile_ids`` key names are inferred from the API docs; ``slack_user_ids`` is
-    confirmed. Raises :class:`RequestValidationError` otherwise.
+    Give exactly one of ``slack_user_ids``, ``emails`` or ``profile_ids``, a list of strings
+    (the create-event page: "one of the following: Slack user IDs, emails, or Tightknit profile
+    IDs"). The ``emails``/``profile_ids`` key names are inferred from the API docs;
+    ``slack_user_ids`` is confirmed. How many users an event may have is the server's call.
+    Raises :class:`RequestValidationError` otherwise.
     """
 
     slack_user_ids: list[str] | msgspec.UnsetType = msgspec.UNSET
@@ -329,8 +315,7 @@ class UserRefs(RequestModel, kw_only=True, frozen=True):
                 ("profile_ids", self.profile_ids),
             ],
         )
-        item = _ID_CHECKS.get(given, check_str)
-        check_list(given, getattr(self, given), min_items=1, item=item, noun="users")
+        check_list(given, getattr(self, given), item=check_str)
 
     @property
     def ids(self) -> list[str]:
@@ -344,20 +329,17 @@ class UserRefs(RequestModel, kw_only=True, frozen=True):
 class MessageContent(RequestModel, kw_only=True, frozen=True):
     """Slack message content, ``{"blocks"?: [...], "text"?: "..."}`` (event description, recap).
 
-    At least one of ``blocks`` (a non-empty list of Block Kit blocks) and ``text`` (non-blank)
-    must be given; raises :class:`RequestValidationError` otherwise.
+    ``blocks`` is a list of Block Kit blocks (objects), ``text`` a string; whether a content
+    needs either, and how much of it, is the server's call. Raises
+    :class:`RequestValidationError` for a value of another type.
     """
 
-    blocks: Annotated[SlackBlocks, msgspec.Meta(min_length=1)] | msgspec.UnsetType = msgspec.UNSET
-    text: Annotated[str, msgspec.Meta(min_length=1)] | msgspec.UnsetType = msgspec.UNSET
+    blocks: SlackBlocks | msgspec.UnsetType = msgspec.UNSET
+    text: str | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
-        if not (is_set(self.blocks) or is_set(self.text)):
-            raise RequestValidationError(
-                "", "a MessageContent takes blocks, text or both; got none"
-            )
         if is_set(self.blocks):
-            check_list("blocks", self.blocks, min_items=1, item=_check_block, noun="blocks")
+            check_list("blocks", self.blocks, item=_check_block)
         if is_set(self.text):
             check_str("text", self.text)
 

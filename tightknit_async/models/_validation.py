@@ -1,7 +1,10 @@
 """Checks for request models, run in ``__post_init__`` before anything is sent.
 
-Each check raises :class:`RequestValidationError` (a ``ValueError``) whose message starts with the
-field, e.g. ``title: must be 3 to 70 characters, got 2``. msgspec calls ``__post_init__`` both on
+Only rules a current Tightknit API reference page states are checked here (lengths, formats,
+required fields, allowed values, field types); anything else is left to the server, whose 400
+comes back as :class:`~tightknit_async.BadRequestError` with its own message. Each check raises
+:class:`RequestValidationError` (a ``ValueError``) whose message starts with the field, e.g.
+``title: must be 3 to 70 characters, got 2``. msgspec calls ``__post_init__`` both on
 construction and when decoding or converting, so the same rule holds either way (through msgspec
 the error arrives as ``msgspec.ValidationError`` with this message and the path appended).
 """
@@ -9,10 +12,8 @@ the error arrives as ``msgspec.ValidationError`` with this message and the path 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import msgspec
 
@@ -22,6 +23,8 @@ __all__ = ["RequestValidationError"]
 
 # Deliberately loose, like the API: one @, no whitespace, a dot in the domain.
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+# An absolute URI (RFC 3986): a scheme, a colon, then anything but whitespace.
+_URI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 
 
 def _kind(value: object) -> str:
@@ -32,51 +35,36 @@ def is_set(value: object) -> bool:
     return value is not msgspec.UNSET
 
 
-def check_str(field: str, value: object, *, min_len: int = 1, max_len: int | None = None) -> str:
-    """A string of ``min_len`` to ``max_len`` characters; blank counts as empty."""
+def check_str(field: str, value: object, *, min_len: int = 0, max_len: int | None = None) -> str:
+    """A string; with ``max_len``, of ``min_len`` to ``max_len`` characters.
+
+    Whitespace counts like any character: whether a blank value is acceptable is the server's
+    call, as no reference page says.
+    """
     if not isinstance(value, str):
         raise RequestValidationError(field, f"must be a string, got {_kind(value)}")
-    if min_len >= 1 and not value.strip():
-        raise RequestValidationError(field, "must not be empty")
     length = len(value)
-    if length < min_len or (max_len is not None and length > max_len):
-        bounds = f"at least {min_len}" if max_len is None else f"{min_len} to {max_len}"
+    if max_len is not None and not min_len <= length <= max_len:
+        if not length:
+            raise RequestValidationError(field, "must not be empty")
+        bounds = f"{min_len} to {max_len}" if min_len else f"at most {max_len}"
         raise RequestValidationError(field, f"must be {bounds} characters, got {length}")
     return value
 
 
 def check_email(field: str, value: object) -> str:
-    """An e-mail address of at most 254 characters, looking like ``local@domain.tld``."""
-    text = check_str(field, value, max_len=254)
+    """An e-mail address (``string<email>``) of 1 to 254 characters, like ``local@domain.tld``."""
+    text = check_str(field, value, min_len=1, max_len=254)
     if not _EMAIL.fullmatch(text):
         raise RequestValidationError(field, f"must be an e-mail address, got {text!r}")
     return text
 
 
-def check_http_url(field: str, value: object, *, max_len: int) -> str:
-    """An absolute ``http``/``https`` URL of at most ``max_len`` characters."""
+def check_uri(field: str, value: object, *, max_len: int) -> str:
+    """An absolute URI (``string<uri>``: any scheme) of at most ``max_len`` characters."""
     text = check_str(field, value, max_len=max_len)
-    try:
-        parts = urlsplit(text)
-    except ValueError:  # such as an unbalanced "[" in the host
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or any(map(str.isspace, text))
-    ):
-        raise RequestValidationError(field, f"must be an http(s) URL, got {text!r}")
-    return text
-
-
-def check_uuid(field: str, value: object) -> str:
-    """A UUID in its canonical text form (any version)."""
-    text = check_str(field, value)
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise RequestValidationError(field, f"must be a UUID, got {text!r}") from None
+    if not _URI.fullmatch(text):
+        raise RequestValidationError(field, f"must be an absolute URI, got {text!r}")
     return text
 
 
@@ -101,32 +89,16 @@ def check_choice(field: str, value: object, choices: Sequence[str]) -> str:
 
 
 def check_list(
-    field: str,
-    value: object,
-    *,
-    min_items: int = 0,
-    max_items: int | None = None,
-    item: Callable[[str, object], object] | None = None,
-    noun: str = "items",
+    field: str, value: object, *, item: Callable[[str, object], object]
 ) -> Sequence[Any]:
-    """A list (or tuple) of ``min_items`` to ``max_items`` entries, each passing ``item``.
+    """A list (or tuple) whose entries each pass ``item``; how many is the server's call.
 
     A bare string is refused rather than read as a sequence of characters.
     """
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise RequestValidationError(field, f"must be a list, got {_kind(value)}")
-    count = len(value)
-    if count < min_items or (max_items is not None and count > max_items):
-        if max_items is None:
-            bounds = f"at least {min_items}"
-        elif min_items == 0:
-            bounds = f"at most {max_items}"
-        else:
-            bounds = f"{min_items} to {max_items}"
-        raise RequestValidationError(field, f"must have {bounds} {noun}, got {count}")
-    if item is not None:
-        for index, entry in enumerate(value):
-            item(f"{field}[{index}]", entry)
+    for index, entry in enumerate(value):
+        item(f"{field}[{index}]", entry)
     return value
 
 

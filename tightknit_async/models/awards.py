@@ -18,7 +18,10 @@ class AwardAssign(RequestModel, kw_only=True, frozen=True):
 
     ``recipient`` and ``sender`` take a :class:`~tightknit_async.models.UserRef` or a mapping
     such as ``{"email": "a@b.co"}``. Raises
-    :class:`~tightknit_async.models.RequestValidationError` naming the field.
+    :class:`~tightknit_async.models.RequestValidationError` naming the field for the rules of the
+    reference page (docs.tightknit.ai/api-reference/award/assign-an-award-to-a-user):
+    ``recipient`` required, each person named by exactly one kind of id, ``send_anonymously`` a
+    boolean.
     """
 
     recipient: UserRef

@@ -5,10 +5,6 @@ Superseded by awards; answers ``Ack``.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
-
 from ._common import RequestModel
 from ._validation import check_list, check_str
 
@@ -16,12 +12,13 @@ __all__ = ["BadgeAssign"]
 
 
 class BadgeAssign(RequestModel, kw_only=True, frozen=True):
-    """Give a badge to Slack users: ``users`` is a non-empty list of Slack user ids.
+    """Give a badge to Slack users: ``users`` is a list of Slack user ids.
 
-    Raises :class:`~tightknit_async.models.RequestValidationError` naming the field.
+    The endpoint has no current reference page (legacy spec only), so only the type is checked:
+    :class:`~tightknit_async.models.RequestValidationError` for anything but a list of strings.
     """
 
-    users: Annotated[list[str], msgspec.Meta(min_length=1)]
+    users: list[str]
 
     def __post_init__(self) -> None:
-        check_list("users", self.users, min_items=1, item=check_str, noun="users")
+        check_list("users", self.users, item=check_str)

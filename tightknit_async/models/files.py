@@ -34,8 +34,9 @@ class File(ResponseModel, kw_only=True, frozen=True):
 class FileUpload(RequestModel, kw_only=True, frozen=True):
     """The metadata sent with an upload.
 
-    Raises :class:`~tightknit_async.models.RequestValidationError`: ``filename`` 1-255 characters
-    (the stored name, with extension), ``size`` an integer >= 1 (bytes), ``description`` a string.
+    Raises :class:`~tightknit_async.models.RequestValidationError` for the rules of the reference
+    page (docs.tightknit.ai/api-reference/files/upload-file): ``filename`` 1-255 characters (the
+    stored name, with extension), ``size`` an integer >= 1 (bytes), ``description`` a string.
     """
 
     filename: Annotated[
@@ -45,10 +46,10 @@ class FileUpload(RequestModel, kw_only=True, frozen=True):
     description: str | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
-        check_str("filename", self.filename, max_len=FILENAME_LENGTH[1])
+        check_str("filename", self.filename, min_len=FILENAME_LENGTH[0], max_len=FILENAME_LENGTH[1])
         check_int("size", self.size, minimum=1)
         if is_set(self.description):
-            check_str("description", self.description, min_len=0)
+            check_str("description", self.description)
 
     def form_fields(self) -> dict[str, str]:
         """The multipart text fields: ``filename``, ``size`` and, if given, ``description``."""

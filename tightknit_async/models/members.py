@@ -13,7 +13,7 @@ from typing import Annotated, Final
 import msgspec
 
 from ._common import Envelope, RequestModel, ResponseModel
-from ._validation import check_email, check_http_url, check_str, is_set
+from ._validation import check_email, check_str, check_uri, is_set
 
 __all__ = ["Member", "MemberCreate", "MemberResult", "MemberUpsert"]
 
@@ -61,9 +61,11 @@ class MemberResult(msgspec.Struct, kw_only=True, frozen=True):
 class MemberCreate(RequestModel, kw_only=True, frozen=True):
     """Body of ``POST /admin/v0/members``: creates the member, or updates the one with this e-mail.
 
-    Raises :class:`~tightknit_async.models.RequestValidationError`: ``email`` 1-254 characters
-    and an address; ``full_name`` 1-100 characters, not blank (first and last name separated by a
-    space, by convention); ``avatar_url_original`` None or an http(s) URL of at most 2048.
+    Raises :class:`~tightknit_async.models.RequestValidationError` for the rules of the
+    reference page (docs.tightknit.ai/api-reference/members/add-member): ``email`` an e-mail
+    address (``string<email>``) of 1-254 characters; ``full_name`` 1-100 characters (first and
+    last name separated by a space, by convention); ``avatar_url_original`` None or an absolute
+    URI (``string<uri>``) of at most 2048 characters.
     """
 
     email: Annotated[str, msgspec.Meta(min_length=1, max_length=EMAIL_MAX)]
@@ -74,6 +76,6 @@ class MemberCreate(RequestModel, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         check_email("email", self.email)
-        check_str("full_name", self.full_name, max_len=FULL_NAME_MAX)
+        check_str("full_name", self.full_name, min_len=1, max_len=FULL_NAME_MAX)
         if is_set(self.avatar_url_original) and self.avatar_url_original is not None:
-            check_http_url("avatar_url_original", self.avatar_url_original, max_len=AVATAR_URL_MAX)
+            check_uri("avatar_url_original", self.avatar_url_original, max_len=AVATAR_URL_MAX)

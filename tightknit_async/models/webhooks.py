@@ -7,7 +7,11 @@ Only event registration is documented: action ``event_registration_status_change
     if isinstance(event, EventRegistrationStatusChange) and event.status == "registered":
         ...
 
-Every field is optional, so a payload with fields added or missing still decodes.
+Every field is optional, so a payload with fields added or missing still decodes, and values
+such as ``status`` and ``action`` are plain strings, so a value not documented yet decodes as it
+came. A payload whose shape drifts further (a value of another type, an object where a string was
+expected) still decodes: :func:`decode_webhook` leaves each field that does not fit at its default
+and keeps the rest. Pass ``strict=True`` to be told instead.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import msgspec
 from ._common import ResponseModel
 from ._decoding import decode
 from ._scalars import parse_timestamp
+from ._tolerant import tolerant_convert, warn_once
 
 __all__ = [
     "EVENT_REGISTRATION_STATUS_CHANGE",
@@ -36,7 +41,8 @@ __all__ = [
 EVENT_REGISTRATION_STATUS_CHANGE: Final = "event_registration_status_change"
 
 RegistrationStatus: TypeAlias = Literal["registered", "unregistered"]
-"""The documented values of :attr:`EventRegistrationStatusChange.status`."""
+"""The documented values of :attr:`EventRegistrationStatusChange.status` (which is typed ``str``,
+so a value added later decodes too)."""
 
 
 class WebhookEvent(ResponseModel, kw_only=True, frozen=True):
@@ -97,7 +103,7 @@ class EventRegistrationStatusChange(WebhookEvent, kw_only=True, frozen=True):
     """A member registered for (``status="registered"``) or left (``"unregistered"``) an event.
 
     ``custom_metadata`` is the event's ``webhook_custom_metadata``. ``status`` is kept a string
-    (documented values: :data:`RegistrationStatus`).
+    (documented values: :data:`RegistrationStatus`), so an undocumented value arrives as sent.
     """
 
     status: str | None = None
@@ -112,14 +118,32 @@ _BY_ACTION: Final[dict[str, type[WebhookEvent]]] = {
 }
 
 
-def decode_webhook(data: bytes | bytearray | memoryview | str) -> WebhookEvent:
+def decode_webhook(
+    data: bytes | bytearray | memoryview | str, *, strict: bool = False
+) -> WebhookEvent:
     """Decode a webhook body into the model for its ``action``.
 
     Known actions give their subclass (:class:`EventRegistrationStatusChange`); an unknown action
-    gives a plain :class:`WebhookEvent` rather than failing. Raises ``msgspec.DecodeError`` for a
-    body that is not JSON and ``msgspec.ValidationError`` for one that is not an object or whose
-    fields have the wrong types.
+    gives a plain :class:`WebhookEvent` rather than failing. Unknown fields are ignored. A field
+    whose value does not fit its type (an object where a string is expected, ``null`` for the
+    profile fields) is left at its default, the other fields keeping their values; a number where
+    a string is expected is kept as its string.
+
+    Raises ``msgspec.DecodeError`` for a body that is not JSON and ``msgspec.ValidationError`` for
+    one that is not an object. With ``strict=True``, also ``msgspec.ValidationError`` (naming the
+    field's path) for a field that does not fit, instead of leaving it out.
     """
-    head = decode(WebhookEvent, data)
-    model = _BY_ACTION.get(head.action or "")
-    return head if model is None else decode(model, data)
+    try:
+        head = decode(WebhookEvent, data)
+        model = _BY_ACTION.get(head.action or "")
+        return head if model is None else decode(model, data)
+    except msgspec.ValidationError:
+        if strict:
+            raise
+    fields = decode(dict[str, Any], data)  # still raises for a body that is not an object
+    action = fields.get("action")
+    model = _BY_ACTION.get(action, WebhookEvent) if isinstance(action, str) else WebhookEvent
+    event: WebhookEvent
+    event, found = tolerant_convert(model, fields)
+    warn_once(found, where="webhook")
+    return event

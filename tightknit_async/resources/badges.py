@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Unpack
 
 from ..models import Ack, BadgeAssign
-from ._base import APIResource, RequestOptions, path_id
+from ._base import APIResource, RequestOptions, as_list, path_id
 
 __all__ = ["BadgesResource"]
 
@@ -28,7 +28,7 @@ class BadgesResource(APIResource):
             DeprecationWarning,
             stacklevel=2,
         )
-        body = BadgeAssign(users=list(users))
+        body = BadgeAssign(users=as_list(users))
         path = f"/admin/v0/badges/{path_id('badge_id', badge_id)}/assign"
         response = await self._send("POST", path, options, body=body)
         self._parse(response, Ack)

@@ -20,17 +20,14 @@ from ..models import (
     UserRefs,
 )
 from ..pagination import DEFAULT_PAGE_CONCURRENCY, AsyncPager
-from ._base import APIResource, RequestOptions, path_id
+from ._base import APIResource, RequestOptions, as_list, path_id
 
 __all__ = ["CalendarEventsResource"]
 
-_TIME_FILTERS = ("upcoming", "past", "all")
-_STATUSES = ("draft", "needs_approval", "published")
 
-
-def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | None:
-    if value is not None and value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+def _text(name: str, value: str | None) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a str or None, got {value!r}")
     return value
 
 
@@ -61,12 +58,14 @@ class CalendarEventsResource(APIResource):
 
         ``await`` the result for one page, ``async for`` over it for every event (see
         :mod:`tightknit_async.pagination`). Filters left ``None`` use the API's defaults
-        (``status`` published); ``time_filter`` is ``upcoming``, ``past`` or ``all``.
-        Bad filter values raise ``ValueError`` before anything is sent.
+        (``status`` published); ``time_filter`` is ``upcoming``, ``past`` or ``all``. Those
+        values come from the legacy spec, not a current reference page, so any string is sent
+        and the server judges it. A filter of the wrong type (a flag that is not a bool, a
+        ``time_filter`` or ``status`` that is not a str) raises ``ValueError``, unsent.
         """
         params: dict[str, Any] = {
-            "time_filter": _choice("time_filter", time_filter, _TIME_FILTERS),
-            "status": _choice("status", status, _STATUSES),
+            "time_filter": _text("time_filter", time_filter),
+            "status": _text("status", status),
             "published_to_site": _flag("published_to_site", published_to_site),
             "is_unlisted": _flag("is_unlisted", is_unlisted),
         }
@@ -123,16 +122,17 @@ class CalendarEventsResource(APIResource):
 
         ``published`` (the default status) announces it at once in the Slack channels;
         ``needs_approval`` sends it to the admins. Arguments left out are not sent, so the API's
-        defaults apply. Every field is checked first (see
-        :class:`~tightknit_async.models.CalendarEventCreate`): a bad one raises
-        :class:`~tightknit_async.models.RequestValidationError` naming it, unsent.
+        defaults apply. The rules the reference page states are checked first (see
+        :class:`~tightknit_async.models.CalendarEventCreate`): a field breaking one raises
+        :class:`~tightknit_async.models.RequestValidationError` naming it, unsent. The server
+        judges the rest (a 400 is :class:`~tightknit_async.BadRequestError`).
         """
         body = CalendarEventCreate(
             title=title,
             start_date=start_date,
             end_date=end_date,
             description=_model(description),
-            publish_to_slack_channels=list(publish_to_slack_channels),
+            publish_to_slack_channels=as_list(publish_to_slack_channels),
             hosts=_model(hosts),
             speakers=_model(speakers),
             status=status,
@@ -151,7 +151,7 @@ class CalendarEventsResource(APIResource):
             recording_link=recording_link,
             webhook_custom_metadata=webhook_custom_metadata,
             show_end_date=show_end_date,
-            tags=tags if isinstance(tags, msgspec.UnsetType) else list(tags),
+            tags=tags if isinstance(tags, msgspec.UnsetType) else as_list(tags),
             cover_image_file_id=cover_image_file_id,
         )
         return await self._data(

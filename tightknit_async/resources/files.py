@@ -46,12 +46,21 @@ class FilesResource(APIResource):
         stream (the API wants it up front). ``content_type`` defaults to a guess from the name.
 
         A stream can be read only once, so an upload from a stream is not retried after it
-        started; paths and bytes are retried like any idempotent call.
+        started; paths and bytes are retried like any idempotent call. ``extra_body`` adds form
+        fields (or replaces ``filename``, ``size``, ``description``) with str, int, float or bool
+        values.
+
+        ``max_size`` is this client's own guard (Tightknit documents no limit), not an API rule:
+        raise it, or pass ``max_size=sys.maxsize``, to send larger files.
 
         Raises:
-            ValueError: a missing file, a size of 0, a stream without ``size``, or a size above
-                ``max_size`` (the message gives both sizes), all before anything is sent.
-            RequestValidationError: a filename outside 1-255 characters.
+            ValueError: a missing file, a stream without ``size``, a ``size`` that is not the
+                source's, or a size above ``max_size`` (the message gives both sizes), all before
+                anything is sent.
+            RequestValidationError: the rules of the reference page
+                (docs.tightknit.ai/api-reference/files/upload-file): a filename outside 1-255
+                characters, a size below 1 (an empty file).
+            TypeError: an ``extra_body`` value that has no form-field text.
         """
         file_source: bytes | Path | Callable[[], AsyncIterator[bytes]]
         streamed = False

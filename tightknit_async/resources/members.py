@@ -26,10 +26,10 @@ class MembersResource(APIResource):
         """Add a member, or update the one with this e-mail (``POST /admin/v0/members``).
 
         Returns the member and ``created`` (``True`` for 201 Created, ``False`` for an update).
-        The body is checked first (e-mail 1-254 characters, full name 1-100, avatar URL http(s)
-        up to 2048): a bad one raises :class:`~tightknit_async.models.RequestValidationError`
-        naming the field, unsent. Creating members may need the Enterprise plan
-        (:class:`~tightknit_async.PlanRequiredError`).
+        The body is checked first against the reference page's rules (an e-mail address of
+        1-254 characters, a full name of 1-100, an avatar URI of up to 2048): a bad one raises
+        :class:`~tightknit_async.models.RequestValidationError` naming the field, unsent.
+        Creating members may need the Enterprise plan (:class:`~tightknit_async.PlanRequiredError`).
         """
         body = MemberCreate(
             email=email, full_name=full_name, avatar_url_original=avatar_url_original
@@ -45,4 +45,4 @@ class MembersResource(APIResource):
         cannot be deactivated here (Slack is their source of truth): the API answers 4xx.
         """
         path = f"/admin/v0/members/{path_id('member_id', member_id)}/deactivate"
-        await self._send("POST", path, options)
+        self._record(await self._send("POST", path, options))

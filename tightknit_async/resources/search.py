@@ -25,10 +25,14 @@ class SearchResource(APIResource):
         concurrency: int = DEFAULT_PAGE_CONCURRENCY,
         **options: Unpack[RequestOptions],
     ) -> AsyncPager[SearchHit]:
-        """Posts matching ``q`` (``GET /admin/v0/search``), paginated; a blank ``q`` raises
-        ``ValueError`` before anything is sent."""
-        if not isinstance(q, str) or not q.strip():
-            raise ValueError(f"q must be a non-blank str, got {q!r}")
+        """Posts matching ``q`` (``GET /admin/v0/search``), paginated.
+
+        A ``q`` that is not a str raises ``ValueError`` before anything is sent; whether an empty
+        or blank one is acceptable is the server's call (its 400 is
+        :class:`~tightknit_async.BadRequestError`).
+        """
+        if not isinstance(q, str):
+            raise ValueError(f"q must be a str, got {q!r}")
         return self._pager(
             "/admin/v0/search",
             SearchHit,

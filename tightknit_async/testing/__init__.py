@@ -11,6 +11,7 @@
 
 from .._waits import disable_waits
 from ._clock import FakeClock
+from ._drift import DRIFT_FIELD, DRIFT_STATUS, Drift, InjectedDrift
 from ._fake_server import FakeTightknit, serve_forever
 from ._faults import Faults
 from ._journal import Arrival, FakeStats, LedgerEntry
@@ -39,6 +40,8 @@ from ._records import (
 )
 
 __all__ = [
+    "DRIFT_FIELD",
+    "DRIFT_STATUS",
     "PERMISSIONS",
     "PLANS",
     "ApiKey",
@@ -49,6 +52,7 @@ __all__ = [
     "BadgeAssignment",
     "CalendarEvent",
     "Community",
+    "Drift",
     "FakeClock",
     "FakeStats",
     "FakeTightknit",
@@ -57,6 +61,7 @@ __all__ = [
     "FeedRef",
     "File",
     "Group",
+    "InjectedDrift",
     "LedgerEntry",
     "Member",
     "MockTransport",

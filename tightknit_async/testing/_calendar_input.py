@@ -6,7 +6,9 @@ wrong field in that order; every error is a 400 ``VALIDATION_ERROR`` whose messa
 field's name. The rules:
 
 - ``title``: 3-70 characters after stripping; ``start_date``, ``end_date``: ISO-8601 date-times
-  with an offset, the end after the start (both are stored in UTC, as the API returns them);
+  with an offset (both are stored in UTC, as the API returns them). How the end relates to the
+  start is not checked: no reference page states a rule, and the page's own request example
+  (docs.tightknit.ai/api-reference/calendar-events/create-a-calendar-event) sends them equal;
 - ``description`` (required) and ``recap``: objects with ``blocks`` (1-50 Slack blocks, each an
   object with a ``type``) and/or ``text`` (1-40000 characters); blocks win, text alone becomes one
   ``rich_text`` block;
@@ -86,8 +88,6 @@ def new_calendar_event(
     title = body_string(body, "title", min_length=3, max_length=70, strip=True)
     start = body_datetime(body, "start_date")
     end = body_datetime(body, "end_date")
-    if end <= start:
-        raise validation_error("end_date must be after start_date")
     description = _content(body, "description", required=True)
     channels = body_string_list(
         body,

@@ -11,6 +11,7 @@ from typing import Self
 from aiohttp import web
 
 from ._clock import Clock, WallClock, utc_now
+from ._drift import Drift, install
 from ._endpoints import ENDPOINTS
 from ._faults import Faults
 from ._idempotency import IdempotencyStore
@@ -61,8 +62,9 @@ class FakeTightknit:
     request passes, in order:
     authentication (401), the per-key rate limit (429 + ``Retry-After``), the endpoint's
     permission and plan (403), the ``Idempotency-Key`` rules (400, 409, replay), injected faults,
-    then the handler's validation (400) and effect. Every reply carries ``X-Request-Id``; every
-    reply but an injected HTML error page is JSON, unknown routes included.
+    then the handler's validation (400) and effect, and with `drift` on, the alteration of a GET
+    endpoint's successful reply. Every reply carries ``X-Request-Id``; every reply but an injected
+    HTML error page is JSON, unknown routes included.
 
     Use it as an async context manager, or `start` and `close` it::
 
@@ -92,10 +94,14 @@ class FakeTightknit:
             is answered 413 as soon as its bytes pass the limit. Also settable later.
         keep_upload_bytes: uploads up to this size keep their bytes in `files`; larger ones are
             kept by size and SHA-256 only, so big uploads cost no memory.
+        drift: alter the successful replies of the GET endpoints the way a live API drifts (an
+            unknown field, a null, a missing field, a new enum value, a value of another type);
+            see `drift`. Also switchable later.
 
     Raises:
         ValueError: for a ``rate_limit`` below 1, a non-positive window or TTL, or a negative
             upload limit.
+        TypeError: for a ``drift`` that is not a bool.
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class FakeTightknit:
         seed_data: bool = True,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         keep_upload_bytes: int = DEFAULT_KEEP_UPLOAD_BYTES,
+        drift: bool = False,
     ) -> None:
         self._host = host
         self._port = port
@@ -133,8 +140,10 @@ class FakeTightknit:
             max_upload_bytes=_check_upload_bytes("max_upload_bytes", max_upload_bytes),
             keep_upload_bytes=_check_upload_bytes("keep_upload_bytes", keep_upload_bytes),
         )
+        self._drift = Drift(drift)
         self.app: web.Application = build_app(self._state, ENDPOINTS)
         """The aiohttp application; usable with ``aiohttp.test_utils.TestServer`` as well."""
+        install(self.app, self._drift)
         self.api_key: str = self.add_key(name="Default test key")
         """A key with every permission on the enterprise plan."""
         self._runner: web.AppRunner | None = None
@@ -286,6 +295,13 @@ class FakeTightknit:
         return self._state.faults
 
     @property
+    def drift(self) -> Drift:
+        """The drift switch, live: ``drift.enabled`` turns it on or off at any time, and
+        ``drift.injected`` lists each change made to a reply so far, as (endpoint path template,
+        JSON path, deviation kind)."""
+        return self._drift
+
+    @property
     def max_upload_bytes(self) -> int:
         """The largest file ``POST /admin/v0/files`` accepts (413 beyond); settable.
 
@@ -385,14 +401,17 @@ class FakeTightknit:
         )
 
 
-async def serve_forever(port: int, host: str = "127.0.0.1") -> None:
+async def serve_forever(port: int, host: str = "127.0.0.1", *, drift: bool = False) -> None:
     """Run a `FakeTightknit` on ``host:port`` until cancelled (Ctrl+C in the CLI).
 
     Prints the URL and the default API key to stdout, as ``TIGHTKNIT_BASE_URL=...`` and
-    ``TIGHTKNIT_API_KEY=...`` lines a shell can ``export``.
+    ``TIGHTKNIT_API_KEY=...`` lines a shell can ``export``. ``drift=True`` alters the GET
+    endpoints' replies as `FakeTightknit` ``drift`` does.
     """
-    async with FakeTightknit(host=host, port=port) as fake:
+    async with FakeTightknit(host=host, port=port, drift=drift) as fake:
         print(f"Fake Tightknit API listening on {fake.url} (Ctrl+C to stop)", flush=True)
+        if drift:
+            print("Replies of the GET endpoints drift from the models (--drift)", flush=True)
         print(f"TIGHTKNIT_BASE_URL={fake.url}", flush=True)
         print(f"TIGHTKNIT_API_KEY={fake.api_key}", flush=True)
         await asyncio.get_running_loop().create_future()
