@@ -24,7 +24,8 @@ client and server times compare directly.
 
     .venv/bin/python benchmarks/governor.py [--quick] [--server process|inline]
 
-Targets (DESIGN.md "What fast means"): ours >= 99% of the cap, 0 x 429, never more than 50 sent in
+Targets (docs/architecture.md, "Speed targets"):
+ours >= 99% of the cap, 0 x 429, never more than 50 sent in
 any 1 s window; interactive-lane wait p95 <= 50 ms while bulk saturates the key. Exits 1 if ours
 misses one.
 """

@@ -24,7 +24,8 @@ tightknit_async with each layer on so the cost of each is visible:
 ``--uvloop`` also measures the three-client table with uvloop's event loop in the client (the
 server keeps the default loop): blocks of 4 rounds alternate between the two loops.
 
-Targets (DESIGN.md): tightknit_async >= 85% of bare aiohttp's req/s, >= 1.5x httpx, CPU per
+Targets (docs/architecture.md, "Speed targets"):
+tightknit_async >= 85% of bare aiohttp's req/s, >= 1.5x httpx, CPU per
 request within 1.3x bare aiohttp.
 """
 

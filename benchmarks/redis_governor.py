@@ -18,7 +18,8 @@ grants come after their booked slot, booked slots left unused (nobody to take th
 
     .venv/bin/python benchmarks/redis_governor.py [--seconds 20] [--workers 4] [--quick]
 
-Targets (DESIGN.md): ours >= 97% of the cap, 0 x 429, never more than 50 in any 1 s window.
+Targets (docs/architecture.md, "Speed targets"):
+ours >= 97% of the cap, 0 x 429, never more than 50 in any 1 s window.
 Exits 1 if ours misses one.
 """
 

@@ -1,6 +1,14 @@
+import ast
+import builtins
+import importlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
 import pytest
 
+import tightknit_async
 from tightknit_async import (
+    AlreadyUsedError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
@@ -12,6 +20,7 @@ from tightknit_async import (
     PlanRequiredError,
     RateLimitError,
     TightknitError,
+    WrongEventLoopError,
 )
 from tightknit_async._exceptions import status_error_class
 
@@ -98,3 +107,82 @@ def test_every_error_is_a_tightknit_error_and_repr_is_short() -> None:
     assert repr(err) == (
         "RateLimitError(status_code=429, code=None, method='GET', path='/x', request_id='req_1')"
     )
+
+
+def test_the_single_use_errors_are_tightknit_and_runtime_errors() -> None:
+    from tightknit_async.resources.files import _once
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    factory = _once(chunks())
+    factory()
+    with pytest.raises(AlreadyUsedError, match="only once") as caught:
+        factory()
+    assert isinstance(caught.value, TightknitError)
+    assert isinstance(caught.value, RuntimeError)
+
+
+def test_governor_for_outside_a_loop_raises_a_tightknit_error() -> None:
+    from tightknit_async.governor import governor_for
+
+    with pytest.raises(WrongEventLoopError, match="needs a running event loop") as caught:
+        governor_for("sk_test_no_loop", 50)
+    assert isinstance(caught.value, TightknitError)
+    assert isinstance(caught.value, RuntimeError)
+
+
+def test_the_journal_and_import_errors_are_tightknit_errors() -> None:
+    from tightknit_async.bulk._import import InputError
+    from tightknit_async.journal import JournalError
+
+    assert issubclass(JournalError, TightknitError)
+    assert issubclass(InputError, TightknitError)
+
+
+# Raised on purpose and allowed outside the hierarchy: argument misuse; Python's protocols
+# (attribute and key look-ups, an abstract method, the CLI's exit status); a missing optional
+# dependency; an invariant of the package itself broken (a bug, not a condition to handle).
+ALLOWED_OUTSIDE = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    NotImplementedError,
+    SystemExit,
+    ImportError,
+    AssertionError,
+)
+
+
+def _raised_classes() -> Iterator[tuple[str, int, str, object]]:
+    """(module, line, name, object) for every ``raise Name(...)`` / ``raise Name`` of the package,
+    the test helpers under ``testing/`` aside."""
+    package = Path(tightknit_async.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package.parent).with_suffix("")
+        if relative.parts[1] in ("testing", "__main__"):  # __main__ runs the CLI when imported
+            continue
+        parts = list(relative.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        module = importlib.import_module(".".join(parts))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Raise) or node.exc is None:
+                continue
+            target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(target, ast.Name):
+                found = vars(module).get(target.id, vars(builtins).get(target.id))
+                yield module.__name__, node.lineno, target.id, found
+
+
+def test_every_error_raised_on_purpose_is_a_tightknit_error() -> None:
+    outside = [
+        f"{module}:{line}: {name}"
+        for module, line, name, found in _raised_classes()
+        if isinstance(found, type)
+        and issubclass(found, BaseException)
+        and not issubclass(found, (TightknitError, *ALLOWED_OUTSIDE))
+        and not name.startswith("_")  # private control flow, caught inside the package
+    ]
+    assert not outside, outside

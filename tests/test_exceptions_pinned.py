@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tightknit_async import (
@@ -182,9 +184,8 @@ def test_each_status_has_its_class(status: int, cls: type[APIStatusError]) -> No
 @pytest.mark.parametrize("spell", [str.upper, str.lower])
 @pytest.mark.parametrize("nested", [False, True], ids=["top-level", "nested"])
 def test_a_403_with_a_plan_code_is_a_plan_restriction(
-    code: str, spell: object, nested: bool
+    code: str, spell: Callable[[str], str], nested: bool
 ) -> None:
-    assert callable(spell)
     fields = {"code": spell(code), "message": "Forbidden"}
     body = {"success": False, "error": fields} if nested else {"success": False, **fields}
     assert status_error_class(403, body) is PlanRequiredError

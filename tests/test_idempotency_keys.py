@@ -189,3 +189,10 @@ def test_the_validation_error_shows_a_bad_key_of_up_to_64_characters_verbatim() 
     with pytest.raises(IdempotencyKeyError, match=r"got 'str'") as info:
         validate_idempotency_key("k" * 65)
     assert "k" * 65 not in str(info.value)
+
+
+def test_a_namespace_with_the_separator_is_refused_so_no_two_items_share_a_key() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        idempotency_key_for("a\x00b", "c")
+    # the id may hold one: the namespace's end is then the first NUL, unambiguous
+    assert idempotency_key_for("a", "b\x00c") != idempotency_key_for("a", "b")

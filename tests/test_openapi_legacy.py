@@ -1,14 +1,14 @@
 """Our requests, and the responses we decode, checked against Tightknit's legacy OpenAPI document.
 
 The document (``openapi-legacy-v0.0.0.json``, "Tightknit OpenAPI" v0.0.0, early 2025) describes
-only 7 operations, and some of them changed since. ``API.md`` (the current reference pages) wins
-where the two disagree, so only what both still describe the same way is validated here.
+only 7 operations, and some of them changed since. The reference pages (``docs/api.md``)
+win where the two disagree, so only what both still describe the same way is validated here.
 
 What is checked, operation by operation (``LEGACY_OPERATIONS`` below keeps this list honest):
 
 - ``GET /calendar_events`` (list): request checked. The four filters (``time_filter``,
   ``status``, ``published_to_site``, ``is_unlisted``) are the same in both; ``page``/``per_page``
-  are not in the legacy document but are in API.md, so they are allowed as integers >= 0 and
+  are not in the legacy document but are in docs/api.md, so they are allowed as integers >= 0 and
   nothing else may be sent. Response: the envelope changed (legacy ``data`` is a bare array, now
   ``data`` is a page with ``records``), so only each record is checked, against the legacy event
   schema minus the fields that changed (see ``CHANGED_EVENT_FIELDS``).
@@ -63,7 +63,7 @@ from tightknit_async.models import ErrorBody, decode
 from tightknit_async.testing import MockTransport, json_response
 from tightknit_async.transport import Request, Response
 
-# A copy of ../shared/tightknit-api/openapi-legacy-v0.0.0.json, kept beside this file.
+# Tightknit's legacy OpenAPI document (v0.0.0), kept beside this file.
 LEGACY_PATH: Final = Path(__file__).parent / "openapi-legacy-v0.0.0.json"
 
 RECORDED: Final = Path(__file__).parent / "models" / "recorded"
@@ -81,7 +81,7 @@ LEGACY_OPERATIONS: Final = {
     ("POST", "/admin/v0/badges/{badgeId}/assign"): "request + response",
 }
 
-# Query parameters API.md documents beyond the legacy document, per operation.
+# Query parameters docs/api.md documents beyond the legacy document, per operation.
 EXTRA_QUERY: Final = {
     ("GET", "/admin/v0/calendar_events"): frozenset({"page", "per_page"}),
     ("GET", "/admin/v0/search"): frozenset({"page", "per_page"}),
@@ -255,7 +255,7 @@ def request_problems(request: Request) -> list[str]:
                 problems.append(f"query {name}={values[0]!r}: {error}")
         elif name in extras:
             if not values[0].isdigit():
-                problems.append(f"query {name}={values[0]!r}: not an integer >= 0 (API.md)")
+                problems.append(f"query {name}={values[0]!r}: not an integer >= 0 (docs/api.md)")
         else:
             problems.append(f"query {name}: not a parameter of {request.method} {template}")
     for name, index in documented.items():
@@ -479,7 +479,7 @@ async def test_search(tk: AsyncTightknit, transport: MockTransport) -> None:
 
 
 async def test_groups_add_members(tk: AsyncTightknit, transport: MockTransport) -> None:
-    await tk.groups.add_members(GROUP_ID, users=SLACK_USERS, idempotency_key=None)
+    await tk.groups.add_members(GROUP_ID, users=SLACK_USERS, idempotency_key=False)
     request = only_request(transport)
     assert request.method == "PUT"
     assert request_problems(request) == []
@@ -499,7 +499,7 @@ async def test_badges_assign(tk: AsyncTightknit, transport: MockTransport) -> No
 async def test_create_body_differs_from_legacy_as_api_md_says(
     tk: AsyncTightknit, transport: MockTransport
 ) -> None:
-    """Why create is excluded: our (current) body breaks the legacy schema exactly where API.md
+    """Why create is excluded: our (current) body breaks the legacy schema exactly where docs/api.md
     says the endpoint changed, and nowhere else."""
     await tk.calendar_events.create(
         title="Office hours",

@@ -7,8 +7,10 @@ import tightknit_async
 
 MODULES = [
     "tightknit_async",
+    "tightknit_async.bulk",
     "tightknit_async.governor",
     "tightknit_async.idempotency",
+    "tightknit_async.journal",
     "tightknit_async.testing",
     "tightknit_async.transport",
 ]

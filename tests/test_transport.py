@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import aiohttp
 import pytest
@@ -17,12 +18,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from tightknit_async import (
     APIConnectionError,
     APITimeoutError,
+    AsyncTightknit,
     ClientClosedError,
     Limits,
     ResponseTooLargeError,
     Timeout,
 )
-from tightknit_async.transport import AiohttpTransport, Request, map_aiohttp_error
+from tightknit_async.testing import disable_waits
+from tightknit_async.transport import AiohttpTransport, Request, _aiohttp, map_aiohttp_error
 
 URL = "http://127.0.0.1:1/admin/v0/feeds"
 
@@ -274,6 +277,140 @@ async def test_transport_never_resends_on_its_own() -> None:
         await transport.aclose()
         await runner.cleanup()
     assert arrivals == ["PUT", "DELETE"]
+
+
+@dataclass(frozen=True)
+class RawArrival:
+    method: str
+    path: str
+    connection: int
+    attempt: str | None
+
+
+class RawServer:
+    """A bare HTTP/1.1 server on asyncio streams, nothing between the socket and the count.
+
+    ``/ok`` is answered 200 and the connection kept alive; any other path is read in full,
+    recorded, and its connection closed without an answer (a dropped keep-alive connection, as
+    a server or a proxy timing it out does).
+    """
+
+    def __init__(self) -> None:
+        self.arrivals: list[RawArrival] = []
+        self._connections = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def sent(self, method: str) -> list[RawArrival]:
+        return [arrival for arrival in self.arrivals if arrival.method == method]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections += 1
+        connection = self._connections
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                request_line, *lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = request_line.split(" ", 2)
+                headers = {
+                    name.strip().lower(): value.strip()
+                    for name, _, value in (line.partition(":") for line in lines if line)
+                }
+                await reader.readexactly(int(headers.get("content-length", "0")))
+                self.arrivals.append(
+                    RawArrival(method, path, connection, headers.get("x-tightknit-attempt"))
+                )
+                if not path.endswith("/ok"):
+                    return  # read in full, never answered: the connection drops
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}"
+                )
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+async def test_aiohttp_on_its_own_resends_a_put_whose_connection_drops() -> None:
+    """Pins the aiohttp behaviour the transport turns off: should this fail, aiohttp no longer
+    resends, and the switch (and its check) in transport/_aiohttp.py can go."""
+    server = RawServer()
+    async with server as base:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.get(f"{base}/ok") as response:  # leaves a pooled connection
+                await response.read()
+            with pytest.raises((aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+                async with session.put(f"{base}/drop", data=b"{}"):
+                    pass
+    assert [a.connection for a in server.sent("PUT")] == [1, 2]  # the pooled one, then a resend
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_through_the_transport_a_dropped_request_reaches_the_server_once(
+    method: str,
+) -> None:
+    server = RawServer()
+    async with server as base:
+        transport = AiohttpTransport(limits=Limits(max_connections=1))
+        try:
+            await transport.send(Request("GET", f"{base}/ok"))  # leaves a pooled connection
+            with pytest.raises(APIConnectionError) as caught:
+                await transport.send(Request(method, f"{base}/drop", content=b"{}"))
+        finally:
+            await transport.aclose()
+    assert caught.value.request_sent
+    assert [a.connection for a in server.sent(method)] == [1]
+
+
+async def test_through_the_client_exactly_one_request_reaches_the_server_per_attempt() -> None:
+    server = RawServer()
+    async with (
+        server as base,
+        AsyncTightknit(api_key="sk_test_raw", base_url=base, max_retries=2) as tk,
+    ):
+        await tk.request("GET", "/ok")  # leaves a pooled connection
+        with disable_waits(), pytest.raises(APIConnectionError):
+            await tk.request("PUT", "/admin/v0/drop", json={"a": 1})
+    assert [a.attempt for a in server.sent("PUT")] == ["1", "2", "3"]
+
+
+def test_this_aiohttp_has_the_resend_switch() -> None:
+    assert _aiohttp._resend_switch_available()
+
+
+async def test_the_switch_is_set_on_the_session() -> None:
+    transport = AiohttpTransport()
+    try:
+        session = transport._ensure_session()
+        assert session._retry_connection is False
+    finally:
+        await transport.aclose()
+
+
+async def test_a_missing_resend_switch_is_reported_not_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_aiohttp, "_RESEND_SWITCH", "_renamed_switch")
+    with pytest.warns(RuntimeWarning, match="own resend .* may be sent again"):
+        transport = AiohttpTransport()
+    try:
+        session = transport._ensure_session()
+        assert not hasattr(session, "_renamed_switch")  # nothing set on a guess
+    finally:
+        await transport.aclose()
 
 
 async def test_tls_certificates_are_verified_and_redirects_not_followed() -> None:

@@ -11,6 +11,7 @@ Paced to the API's 50 requests per second per key, idempotent by design, typed e
 from ._client import AsyncTightknit, ClientStatistics
 from ._config import Limits, Timeout
 from ._exceptions import (
+    AlreadyUsedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -46,6 +47,7 @@ __all__ = [
     "APIResponse",
     "APIStatusError",
     "APITimeoutError",
+    "AlreadyUsedError",
     "AsyncTightknit",
     "AuthenticationError",
     "BadRequestError",

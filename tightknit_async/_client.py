@@ -13,8 +13,7 @@ import hashlib
 import logging
 import os
 import platform
-from asyncio.events import _get_running_loop
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
@@ -37,12 +36,11 @@ from ._config import (
     resolve_base_url,
 )
 from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
     ClientClosedError,
     WrongEventLoopError,
 )
-from ._response import APIResponse, error_from_response
+from ._pipeline import CallDescription, Counters, Runner
+from ._response import APIResponse
 from ._types import NOT_GIVEN, NotGiven, Priority
 from ._version import __version__
 from .governor import RateGovernor, governor_for
@@ -52,7 +50,7 @@ from .idempotency import (
     mint_idempotency_key,
     validate_idempotency_key,
 )
-from .idempotency._coordinator import Call, IdempotencyCoordinator, coordinator_for
+from .idempotency._coordinator import IdempotencyCoordinator, coordinator_for
 from .resources import (
     ApiKeyResource,
     AwardsResource,
@@ -66,14 +64,13 @@ from .resources import (
     SearchResource,
 )
 from .retry import RetryPolicy
-from .transport import AiohttpTransport, AsyncTransport, Multipart, Request, Response
+from .transport import AiohttpTransport, AsyncTransport, Multipart
 
 __all__ = ["AsyncTightknit", "ClientStatistics"]
 
 logger: Final = logging.getLogger("tightknit_async")
 
 USER_AGENT: Final = f"tightknit-async/{__version__} (python {platform.python_version()})"
-ATTEMPT_HEADER: Final = "X-Tightknit-Attempt"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 MUTATING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -82,7 +79,6 @@ Params: TypeAlias = Mapping[str, ParamValue | Sequence[ParamValue]]
 IdempotencyKeyOption: TypeAlias = str | Literal[False] | NotGiven | None
 _PRIORITIES: Final = ("interactive", "bulk")
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-_ATTEMPT_NUMBERS: Final = tuple(str(n) for n in range(10))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,28 +96,6 @@ class ClientStatistics:
     rate_limited: int = 0
     replayed: int = 0
     failures: int = 0
-
-
-@dataclass(slots=True)
-class _Counters:
-    calls: int = 0
-    attempts: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    replayed: int = 0
-    failures: int = 0
-
-
-class _Attempts(msgspec.Struct, frozen=True, gc=False):
-    """What every attempt of one call is sent with."""
-
-    call: Call
-    url: str
-    headers: CIMultiDict[str]
-    """The call's headers; each attempt sends a copy with its ``X-Tightknit-Attempt``."""
-    timeout: Timeout
-    lane: Priority
-    governor: RateGovernor | None
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -190,6 +164,7 @@ class AsyncTightknit:
         redis_url: str | NotGiven | None = NOT_GIVEN,
         redis_fallback_workers: int | None = None,
         strict_responses: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         if not isinstance(strict_responses, bool):
@@ -249,12 +224,19 @@ class AsyncTightknit:
             if idempotency_store is None:
                 idempotency_store = redis_store
         self._store: IdempotencyStore = idempotency_store or default_store()
-        self._scope = hashlib.sha256(self._api_key.encode()).hexdigest()
+        # Replies and single-flight are scoped by server and key: the same key given to two
+        # servers (staging and production) must never share a reply.
+        self._scope = hashlib.sha256(f"{self.base_url}\n{self._api_key}".encode()).hexdigest()
         self._coordinator_ref: IdempotencyCoordinator | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._clock: Clock = SystemClock()
-        self._counters = _Counters()
+        self._counters = Counters()
+        self._runner = Runner(
+            transport=self._transport,
+            clock=clock if clock is not None else SystemClock(),
+            secret=self._api_key,
+            counters=self._counters,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -357,11 +339,20 @@ class AsyncTightknit:
         """
         if self._governor is None and self.rate_limit is not None:
             self._governor = governor_for(self._api_key, self.rate_limit)
+        self._runner.governor = self._governor
         return self._governor
 
     def statistics(self) -> ClientStatistics:
         """A snapshot of this client's counters."""
-        return ClientStatistics(**dataclasses.asdict(self._counters))
+        return ClientStatistics(**msgspec.structs.asdict(self._counters))
+
+    @property
+    def _clock(self) -> Clock:
+        return self._runner.clock
+
+    @_clock.setter
+    def _clock(self, clock: Clock) -> None:
+        self._runner.clock = clock
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -400,9 +391,9 @@ class AsyncTightknit:
             multipart: a ``multipart/form-data`` body instead (file uploads); its file is
                 streamed from memory, a path or an async iterator factory on every attempt.
             idempotency_key: a UUIDv4 sent as ``Idempotency-Key`` on every attempt of this call.
-                Left out, a mutation (POST, PUT, PATCH, DELETE) gets a fresh one; ``None`` or
+                Left out (or ``None``), a mutation (POST, PUT, PATCH, DELETE) gets a fresh one;
                 ``False`` sends none (and such a mutation is not resent once it may have
-                reached the server).
+                reached the server). ``False`` is the one spelling of "no key".
             timeout, max_retries: override the client's settings for this call.
             priority: ``"interactive"`` (default) or ``"bulk"``: the governor lane.
             headers: extra headers for this call, merged over the client's (same name, case
@@ -477,10 +468,10 @@ class AsyncTightknit:
                 sent[name] = value
         key: str | None = None
         minted = False
-        if isinstance(idempotency_key, NotGiven):
+        if idempotency_key is None or isinstance(idempotency_key, NotGiven):
             if verb in MUTATING_METHODS:
                 key, minted = mint_idempotency_key(), True
-        elif idempotency_key is not None and idempotency_key is not False:
+        elif idempotency_key is not False:
             key = validate_idempotency_key(idempotency_key)
         if key is not None:
             if sent is self._base_headers:
@@ -493,31 +484,30 @@ class AsyncTightknit:
         lane: Priority = "interactive" if isinstance(priority, NotGiven) else priority
         if lane not in _PRIORITIES:
             raise ValueError(f"priority must be 'interactive' or 'bulk', got {lane!r}")
-        if self._closed or self._loop is not _get_running_loop():
+        if self._closed or self._loop is None or self._loop is not asyncio.get_running_loop():
             self._bind()
-        governor = self._governor
-        if governor is None and self.rate_limit is not None:
-            governor = self.governor
-        call = Call(
+        if self._runner.governor is None and self.rate_limit is not None:
+            self.governor  # noqa: B018 (resolves the key's governor for the runner)
+        started = self._clock.monotonic()
+        call = CallDescription(
             method=verb,
+            url=url,
             path=bare_path,
             target=target,
             content=content,
+            headers=sent,
             idempotency_key=key,
             minted=minted,
+            timeout=attempt_timeout,
             policy=policy,
-            paced=governor is not None,
-            clock=self._clock,
-        )
-
-        # send(attempt, remaining) -> the attempt's response (a partial: no Python frame between)
-        send = functools.partial(
-            self._attempt, _Attempts(call, url, sent, attempt_timeout, lane, governor)
+            lane=lane,
+            started=started,
+            deadline=None if policy.deadline is None else started + policy.deadline,
         )
         counters = self._counters
         coordinator = self._coordinator_ref or self._coordinator()
         try:
-            response = await coordinator.execute(call, send, self._on_error_reply)
+            response = await coordinator.execute(call, self._runner)
         except BaseException:
             counters.failures += 1
             raise
@@ -531,81 +521,6 @@ class AsyncTightknit:
         if self._coordinator_ref is None:
             self._coordinator_ref = coordinator_for(self._store, self._scope)
         return self._coordinator_ref
-
-    def _attempt(
-        self, plan: _Attempts, attempt: int, remaining: float | None
-    ) -> Awaitable[Response]:
-        """One HTTP attempt: a governor slot, then the transport (and a log line at DEBUG).
-
-        With a slot free at once and DEBUG off, this returns the transport's own coroutine, with no
-        frame of the client's around it. A 429's feedback to the governor is given by
-        :meth:`_on_error_reply`, which the coordinator calls for every error reply.
-        """
-        governor = plan.governor
-        if governor is not None and not governor.try_acquire_nowait(plan.lane):
-            return self._paced_attempt(plan, governor, attempt, remaining)
-        request = self._request_for(plan, attempt, remaining)
-        if logger.isEnabledFor(logging.DEBUG):
-            return self._logged_send(plan.call, request, attempt)
-        return self._transport.send(request)
-
-    async def _paced_attempt(
-        self, plan: _Attempts, governor: RateGovernor, attempt: int, remaining: float | None
-    ) -> Response:
-        """An attempt that waits in its lane for a slot, within what is left of the deadline."""
-        clock = self._clock
-        waited_from = clock.monotonic()
-        await governor.acquire(plan.lane, max_wait=remaining)
-        if remaining is not None:
-            remaining -= clock.monotonic() - waited_from
-        request = self._request_for(plan, attempt, remaining)
-        if logger.isEnabledFor(logging.DEBUG):
-            return await self._logged_send(plan.call, request, attempt)
-        return await self._transport.send(request)
-
-    def _request_for(self, plan: _Attempts, attempt: int, remaining: float | None) -> Request:
-        """The attempt's request: its attempt header, its timeout clipped to the deadline."""
-        attempt_headers = plan.headers.copy()
-        attempt_headers[ATTEMPT_HEADER] = (
-            _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
-        )
-        attempt_timeout = plan.timeout
-        total = attempt_timeout.total
-        if remaining is not None and (total is None or total > remaining):
-            attempt_timeout = attempt_timeout.clipped(remaining)
-        counters = self._counters
-        counters.attempts += 1
-        if attempt > 1:
-            counters.retries += 1
-        call = plan.call
-        return Request(
-            call.method, plan.url, attempt_headers, call.content, attempt_timeout, call.path
-        )
-
-    async def _logged_send(self, call: Call, request: Request, attempt: int) -> Response:
-        """Send, and log the attempt's outcome at DEBUG (method, path, status, attempt, time)."""
-        clock = self._clock
-        sent_at = clock.monotonic()
-        try:
-            response = await self._transport.send(request)
-        except APIConnectionError as exc:
-            _log_attempt(call.method, call.path, type(exc).__name__, attempt, sent_at, clock)
-            raise
-        _log_attempt(call.method, call.path, response.status_code, attempt, sent_at, clock)
-        return response
-
-    def _on_error_reply(self, call: Call, response: Response, replayed: bool) -> APIStatusError:
-        """Called by the coordinator for every error reply: builds the reply's status error, and
-        counts a fresh 429 and reports it to the governor (which pauses the key)."""
-        error = error_from_response(
-            call.method, call.path, response, replayed=replayed, secret=self._api_key
-        )
-        if response.status_code == 429 and not replayed:
-            self._counters.rate_limited += 1
-            governor = self._governor
-            if governor is not None:
-                governor.on_rate_limited(error.retry_after)
-        return error
 
     def _url_for(self, path: str, params: Params | None) -> tuple[str, str, str]:
         """The absolute URL, the path alone, and the path with its query."""
@@ -653,17 +568,3 @@ def _flatten_params(params: Params) -> list[tuple[str, str]]:
                     f"not {type(item).__name__}"
                 )
     return pairs
-
-
-def _log_attempt(
-    method: str, path: str, outcome: int | str, attempt: int, sent_at: float, clock: Clock
-) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "%s %s -> %s attempt=%d elapsed=%.3fs",
-            method,
-            path,
-            outcome,
-            attempt,
-            clock.monotonic() - sent_at,
-        )

@@ -21,7 +21,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ._import import ImportOptions, import_members
+from .bulk._import import ImportOptions, import_members
 from .testing import FakeTightknit
 
 __all__ = ["run_demo", "write_members"]

@@ -7,6 +7,7 @@ Every error the library raises derives from :class:`TightknitError`::
     ├── IdempotencyKeyError            malformed key, or a key reused with another request
     ├── ClientClosedError              the client was used after ``aclose()`` / ``async with`` exit
     ├── WrongEventLoopError            the client was used from an event loop other than its own
+    ├── AlreadyUsedError               a single-use object used again (a BulkJob, an upload stream)
     ├── GovernorTimeoutError           no send slot from the rate governor within the deadline
     ├── GovernorUnavailableError       the Redis the governor paces through is unreachable
     ├── IdempotencyStoreUnavailableError  the Redis behind the idempotency store is unreachable
@@ -42,6 +43,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AlreadyUsedError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -336,6 +338,11 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """5xx: the server (or a proxy in front of it) failed."""
+
+
+class AlreadyUsedError(TightknitError, RuntimeError):
+    """A single-use object was used a second time: a ``BulkJob`` run again, or the async iterable
+    of a streamed upload read again. Create a new one instead."""
 
 
 _PLANS: Final = ("enterprise", "momentum", "growth")

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 from . import _codec
 from ._exceptions import APIStatusError, TightknitError
-from ._import import add_import_parser
-from ._types import NOT_GIVEN
+from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
+from .bulk._import import add_import_parser
 
 __all__ = ["main"]
 
@@ -61,7 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("method", help="GET, POST, PUT, PATCH or DELETE")
     request.add_argument("path", help="for example /admin/v0/api_key/me")
     request.add_argument("--data", help="a JSON body")
-    request.add_argument("--idempotency-key", help="a UUIDv4 to send as Idempotency-Key")
+    keys = request.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="a UUIDv4 to send as Idempotency-Key (default: a fresh one for POST, PUT, PATCH and "
+        "DELETE, the same on every retry)",
+    )
+    keys.add_argument(
+        "--no-idempotency-key",
+        action="store_true",
+        help="send no Idempotency-Key (the request is then not resent once it may have reached "
+        "the server)",
+    )
 
     check = sub.add_parser(
         "check-api",
@@ -80,7 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _request(method: str, path: str, data: str | None, key: str | None) -> int:
+async def _request(
+    method: str, path: str, data: str | None, key: str | Literal[False] | NotGiven
+) -> int:
+    """Send one request; ``key``: a caller's idempotency key, ``NOT_GIVEN`` for a fresh one on a
+    mutation (the client's default), ``False`` for none."""
     from ._client import AsyncTightknit
 
     body: object = NOT_GIVEN
@@ -103,7 +120,7 @@ async def _request(method: str, path: str, data: str | None, key: str | None) ->
 def _import_command(args: argparse.Namespace) -> int:
     import logging
 
-    from ._import import EXIT_INTERRUPTED, EXIT_USAGE, import_members, options_from_args
+    from .bulk._import import EXIT_INTERRUPTED, EXIT_USAGE, import_members, options_from_args
 
     try:
         options = options_from_args(args)
@@ -141,7 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._check_api import check_api_command
 
             return asyncio.run(check_api_command(as_json=args.json, query=args.query))
-        return asyncio.run(_request(args.method, args.path, args.data, args.idempotency_key))
+        key: str | Literal[False] | NotGiven = NOT_GIVEN
+        if args.no_idempotency_key:
+            key = False
+        elif args.idempotency_key is not None:
+            key = args.idempotency_key
+        return asyncio.run(_request(args.method, args.path, args.data, key))
     except (TightknitError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

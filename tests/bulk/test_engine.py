@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tightknit_async import AsyncTightknit, BadRequestError, idempotency_key_for
+from tightknit_async import (
+    AlreadyUsedError,
+    APIResponse,
+    AsyncTightknit,
+    BadRequestError,
+    TightknitError,
+    idempotency_key_for,
+)
 from tightknit_async.bulk import (
     BulkItem,
     BulkJob,
@@ -158,38 +165,71 @@ async def test_item_ids_keys_and_the_bulk_lane_reach_the_server() -> None:
     assert all(r.attempts == 1 and not r.replayed for r in summary.results)
 
 
-async def test_attempts_replays_and_created_come_from_results() -> None:
-    class Outcome:
-        def __init__(self, i: int) -> None:
-            self.attempts = 1 + i % 3
-            self.replayed = i % 4 == 0
-            self.created = i % 2 == 0
+def reply(status: int = 200, *, attempts: int = 1, replayed: bool = False) -> APIResponse:
+    return APIResponse(
+        status_code=status, headers={}, content=b"{}", attempts=attempts, replayed=replayed
+    )
 
-    async def fn(item: BulkItem[int]) -> Outcome:
-        return Outcome(item.value)
+
+async def test_attempts_and_replays_come_from_a_returned_response() -> None:
+    async def fn(item: BulkItem[int]) -> APIResponse:
+        i = item.value
+        return reply(attempts=1 + i % 3, replayed=i % 4 == 0)
 
     summary = await run_bulk(range(12), fn, job="obs", keep_results=True)
     assert summary.results is not None
     by_index = {r.index: r for r in summary.results}
     assert by_index[4].attempts == 2
     assert by_index[4].replayed
+    assert summary.replayed == 3
+    assert summary.attempts == sum(1 + i % 3 for i in range(12))
+    assert (summary.created, summary.updated) == (0, 0)  # a bare reply says neither
+
+
+async def test_observe_records_the_reply_of_a_model_result() -> None:
+    class Outcome:
+        def __init__(self, created: bool) -> None:
+            self.created = created
+
+    async def fn(item: BulkItem[int]) -> Outcome:
+        i = item.value
+        created = i % 2 == 0
+        item.observe(reply(201 if created else 200, attempts=1 + i % 3, replayed=i % 4 == 0))
+        return Outcome(created)
+
+    summary = await run_bulk(range(12), fn, job="obs", keep_results=True)
+    assert summary.results is not None
+    by_index = {r.index: r for r in summary.results}
+    assert (by_index[4].attempts, by_index[4].replayed) == (2, True)
     assert (summary.replayed, summary.created, summary.updated) == (3, 6, 6)
     assert summary.attempts == sum(1 + i % 3 for i in range(12))
 
 
-async def test_observe_records_a_response_for_results_that_lack_it() -> None:
-    class Response:
-        attempts = 3
-        replayed = True
-
+async def test_observed_replies_add_up() -> None:
     async def fn(item: BulkItem[int]) -> str:
-        item.observe(Response())
+        item.observe(reply(attempts=2))
+        item.observe(reply(attempts=1, replayed=True))
         return "done"
 
     summary = await run_bulk(range(3), fn, job="observe", keep_results=True)
     assert summary.results is not None
     assert all(r.attempts == 3 and r.replayed for r in summary.results)
     assert summary.replayed == 3
+
+
+async def test_a_result_that_only_looks_like_a_reply_is_not_read() -> None:
+    class LooksLikeOne:
+        attempts = 3
+        replayed = True
+        status_code = 201
+
+    async def fn(item: BulkItem[int]) -> LooksLikeOne:
+        return LooksLikeOne()
+
+    summary = await run_bulk(range(3), fn, job="duck", keep_results=True)
+    assert summary.results is not None
+    assert all(r.attempts == 1 and not r.replayed for r in summary.results)
+    assert (summary.replayed, summary.attempts) == (0, 3)
 
 
 @pytest.mark.parametrize(
@@ -405,8 +445,10 @@ async def test_a_job_runs_once_and_checks_its_options() -> None:
 
     job = BulkJob(range(3), fn, job="once")
     await job.run()
-    with pytest.raises(RuntimeError, match="runs once"):
+    with pytest.raises(AlreadyUsedError, match="runs once") as caught:
         await job.run()
+    assert isinstance(caught.value, TightknitError)
+    assert isinstance(caught.value, RuntimeError)  # what it raised before it had its own class
     for bad in ({"concurrency": 0}, {"job": ""}, {"cancel_grace": -1}, {"uncertain": "maybe"}):
         with pytest.raises(ValueError):
             BulkJob(range(3), fn, **{"job": "x", **bad})  # type: ignore[arg-type]

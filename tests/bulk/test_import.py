@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tightknit_async._import import ImportOptions, import_members
+from tightknit_async import idempotency_key_for
+from tightknit_async.bulk._import import ImportOptions, import_members
 from tightknit_async.cli import main
 from tightknit_async.testing import FakeTightknit, disable_waits
 
@@ -92,6 +94,41 @@ async def test_jsonl_and_updates(fake: FakeTightknit, tmp_path: Path) -> None:
     status, output = await run(options(fake, write_csv(tmp_path / "again.csv", 20)))
     assert status == 0
     assert (output.count("created"), output.count("updated")) == (0, 20)
+
+
+def journal_replies(path: Path, job: str) -> set[tuple[int, str, int, int]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT status, outcome, attempts, replayed FROM items WHERE job = ?", (job,)
+        ).fetchall()
+    conn.close()
+    return set(rows)
+
+
+async def test_rows_carry_their_job_keys_and_the_journal_records_each_reply(
+    fake: FakeTightknit, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "m.jsonl", 6)
+    first = options(fake, path, journal=tmp_path / "first.sqlite3")
+    assert first.job is not None
+    status, output = await run(first)
+    assert status == 0, output.stderr
+    keys = [entry.idempotency_key for entry in member_entries(fake)]
+    assert sorted(keys) == sorted(idempotency_key_for(first.job, member_email(i)) for i in range(6))
+    for i in range(6):
+        member = fake.find_member(member_email(i))
+        assert member is not None
+        assert member.full_name == f"Member Number{i}"
+        assert member.avatar_url_original == (f"https://img.example.com/{i}.png" if i % 2 else None)
+    assert journal_replies(tmp_path / "first.sqlite3", first.job) == {(201, "created", 1, 0)}
+
+    # The same job with a fresh journal sends every row again with the same keys: all replays.
+    again = replace(first, journal=tmp_path / "again.sqlite3")
+    status, output = await run(again)
+    assert status == 0, output.stderr
+    assert output.count("replayed") == 6
+    assert len(member_entries(fake)) == 6  # nothing applied twice
+    assert journal_replies(tmp_path / "again.sqlite3", first.job) == {(201, "created", 1, 1)}
 
 
 async def test_invalid_rows_are_listed_by_line_and_nothing_is_sent(

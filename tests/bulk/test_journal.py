@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tightknit_async import APIConnectionError, BadRequestError, idempotency_key_for
+from tightknit_async import (
+    APIConnectionError,
+    BadRequestError,
+    TightknitError,
+    idempotency_key_for,
+)
 from tightknit_async.bulk import BulkItem, DuplicateItemError, UncertainItemError, run_bulk
 from tightknit_async.journal import Journal, JournalError
 
@@ -259,8 +264,9 @@ async def test_use_before_open_and_after_close(tmp_path: Path) -> None:
         await journal.counts("x")
     async with journal:
         assert "open" in repr(journal)
-    with pytest.raises(JournalError, match="closed"):
+    with pytest.raises(JournalError, match="closed") as caught:
         await journal.counts("x")
+    assert isinstance(caught.value, TightknitError)
     with pytest.raises(ValueError):
         Journal(tmp_path / "x", replay_window=0)
 

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from tightknit_async._progress import format_duration, is_interactive
 from tightknit_async.bulk import Progress, ProgressDisplay
+from tightknit_async.bulk._progress import format_duration, is_interactive
 
 
 def snapshot(done: int, *, finished: bool = False, total: int | None = 1000) -> Progress:

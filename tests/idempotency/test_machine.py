@@ -207,6 +207,7 @@ def test_without_retry_after_the_wait_is_the_policy_backoff_drawn_from_the_given
     s = spec("GET", keyed=False)
     for attempt in (1, 2, 3):
         expected = retry_delay(POLICY, attempt, None, random.Random(attempt))
+        assert expected is not None
         state = Sending(s, attempt).next(Answer(503), now=0.0, rng=random.Random(attempt))
         assert state == Waiting(s, attempt, delay=expected, reason="backoff")
 

@@ -2,64 +2,120 @@ from __future__ import annotations
 
 import pytest
 
-from tightknit_async.idempotency import CachedReply, MemoryIdempotencyStore
+from tightknit_async.idempotency import (
+    Begun,
+    Busy,
+    CachedReply,
+    Claimed,
+    FlightClaim,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    Mismatch,
+    Replay,
+)
 
 from ..conftest import FakeClock
 
 
 def reply(body: bytes = b"{}", status: int = 200, fingerprint: str = "f") -> CachedReply:
-    return CachedReply(status, {"content-type": "application/json"}, body, fingerprint)
+    return CachedReply(status, (("content-type", "application/json"),), body, fingerprint)
 
 
-async def test_get_put_and_scoping() -> None:
+def claimed(begun: Begun) -> FlightClaim:
+    assert isinstance(begun, Claimed), begun
+    return begun.claim
+
+
+async def remember(store: MemoryIdempotencyStore, key: str, kept: CachedReply) -> None:
+    """A keyed call in scope ``s`` that completed with ``kept``."""
+    await claimed(await store.begin("s", key, kept.fingerprint)).finish(kept)
+
+
+async def recall(store: MemoryIdempotencyStore, key: str) -> CachedReply | None:
+    """What a keyed call in scope ``s`` finds: the kept reply, or ``None`` (it would send)."""
+    begun = await store.begin("s", key, "f")
+    if isinstance(begun, Replay):
+        return begun.reply
+    await claimed(begun).finish(None)
+    return None
+
+
+async def test_begin_binds_then_replays_or_claims() -> None:
+    store = MemoryIdempotencyStore()
+    assert isinstance(store, IdempotencyStore)
+    claim = claimed(await store.begin("tenant-a", "k1", "f"))
+    await claim.finish(reply(b'{"a":1}'))
+    assert await store.begin("tenant-a", "k1", "f") == Replay(reply(b'{"a":1}'))
+    assert await store.begin("tenant-a", "k1", "other") == Mismatch("f")
+    assert isinstance(await store.begin("tenant-b", "k1", "other"), Claimed)  # another API key
+    assert isinstance(await store.begin("tenant-a", "k2", "f"), Claimed)
+    stats = store.statistics()
+    assert (stats.replies, stats.bindings, stats.hits, stats.misses) == (1, 3, 1, 3)
+
+
+async def test_claims_are_always_granted_in_one_process() -> None:
+    store = MemoryIdempotencyStore()
+    first = claimed(await store.begin("s", "k", "f"))
+    second = claimed(await store.begin("s", "k", "f"))  # the coordinator single-flights instead
+    assert not isinstance(await store.begin("s", "k", "f"), Busy)
+    await second.finish(None)  # nothing to keep: the key stays free
+    assert await store.wait("s", "k", 1.0) is None
+    await first.finish(reply())
+    assert await store.wait("s", "k", 1.0) == reply()
+
+
+async def test_the_get_and_put_helpers() -> None:
     store = MemoryIdempotencyStore()
     await store.put("tenant-a", "k1", reply(b'{"a":1}'))
     assert (await store.get("tenant-a", "k1")) == reply(b'{"a":1}')
-    assert await store.get("tenant-b", "k1") is None  # another API key never sees it
-    assert await store.get("tenant-a", "k2") is None
-    stats = store.statistics()
-    assert (stats.replies, stats.hits, stats.misses) == (1, 1, 2)
+    assert await store.get("tenant-b", "k1") is None
+    store.keep("tenant-a", "k1", reply(b'{"a":2}'))
+    assert (await store.get("tenant-a", "k1")) == reply(b'{"a":2}')
 
 
 async def test_replies_expire_after_the_ttl() -> None:
     clock = FakeClock()
     store = MemoryIdempotencyStore(ttl=3600, clock=clock.monotonic)
-    await store.put("s", "k", reply())
+    await remember(store, "k", reply())
     clock.advance(3599)
-    assert await store.get("s", "k") is not None
+    assert await recall(store, "k") is not None
     clock.advance(2)
-    assert await store.get("s", "k") is None
+    assert await recall(store, "k") is None
     assert store.statistics().replies == 0
 
 
 async def test_entry_bound_evicts_least_recently_used() -> None:
     store = MemoryIdempotencyStore(max_entries=3)
     for key in ("a", "b", "c"):
-        await store.put("s", key, reply())
-    await store.get("s", "a")  # a is now the most recently used
-    await store.put("s", "d", reply())
-    assert [k for k in "abcd" if await store.get("s", k)] == ["a", "c", "d"]
+        await remember(store, key, reply())
+    await recall(store, "a")  # a is now the most recently used
+    await remember(store, "d", reply())
+    assert [k for k in "abcd" if await recall(store, k)] == ["a", "c", "d"]
     assert store.statistics().evictions == 1
 
 
 async def test_byte_bound_holds_and_an_oversized_reply_is_not_kept() -> None:
     store = MemoryIdempotencyStore(max_bytes=10_000)
     for i in range(100):
-        await store.put("s", f"k{i}", reply(b"x" * 1000))
+        await remember(store, f"k{i}", reply(b"x" * 1000))
     stats = store.statistics()
     assert stats.bytes <= 10_000
     assert 5 <= stats.replies < 10
-    assert await store.get("s", "k99") is not None
-    await store.put("s", "huge", reply(b"x" * 20_000))
-    assert await store.get("s", "huge") is None
+    assert await recall(store, "k99") is not None
+    await remember(store, "huge", reply(b"x" * 20_000))
+    assert await recall(store, "huge") is None
     assert store.statistics().bytes <= 10_000
 
 
 async def test_replacing_a_reply_keeps_the_byte_count_right() -> None:
     store = MemoryIdempotencyStore()
-    await store.put("s", "k", reply(b"x" * 100))
+    one, other = (
+        claimed(await store.begin("s", "k", "f")),
+        claimed(await store.begin("s", "k", "f")),
+    )
+    await one.finish(reply(b"x" * 100))
     first = store.statistics().bytes
-    await store.put("s", "k", reply(b"x" * 100))
+    await other.finish(reply(b"x" * 100))  # the second claim's reply replaces the first
     assert store.statistics().bytes == first
 
 
@@ -70,28 +126,28 @@ async def test_the_byte_count_is_exactly_what_is_held() -> None:
     for i in range(40):  # replacements, evictions by count and by bytes, sizes that vary
         key, body = f"k{i % 7}", b"x" * (37 * i % 1500)
         held[key] = reply(body)
-        await store.put("s", key, held[key])
+        await store.put("s", key, held[key])  # the helper: replaces a kept reply
         kept = {k: r for k, r in held.items() if await store.get("s", k) is r}
         assert store.statistics().bytes == sum(r.size for r in kept.values())
     clock.advance(61)
-    await store.put("s", "last", reply())  # purges what expired
+    await remember(store, "last", reply())  # purges what expired
     assert store.statistics().bytes == reply().size
 
 
-async def test_bind_keeps_the_first_fingerprint_for_the_ttl() -> None:
+async def test_the_first_fingerprint_is_bound_for_the_ttl() -> None:
     clock = FakeClock()
     store = MemoryIdempotencyStore(ttl=60, clock=clock.monotonic)
-    assert await store.bind("s", "k", "one") == "one"
-    assert await store.bind("s", "k", "two") == "one"
-    assert await store.bind("other-tenant", "k", "two") == "two"
+    assert isinstance(await store.begin("s", "k", "one"), Claimed)
+    assert await store.begin("s", "k", "two") == Mismatch("one")
+    assert isinstance(await store.begin("other-tenant", "k", "two"), Claimed)
     clock.advance(61)
-    assert await store.bind("s", "k", "two") == "two"
+    assert isinstance(await store.begin("s", "k", "two"), Claimed)
 
 
 async def test_bindings_are_bounded() -> None:
     store = MemoryIdempotencyStore(max_bindings=10)
     for i in range(100):
-        await store.bind("s", f"k{i}", "f")
+        await store.begin("s", f"k{i}", "f")
     assert store.statistics().bindings == 10
 
 

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from tightknit_async import AsyncTightknit
 from tightknit_async._redis import redis_backends
 from tightknit_async.governor import GovernorUnavailableError
-from tightknit_async.idempotency import CachedReply, IdempotencyStoreUnavailableError
+from tightknit_async.idempotency import CachedReply, Claimed, IdempotencyStoreUnavailableError
 from tightknit_async.testing import FakeTightknit
 
 from .conftest import RedisServer
@@ -24,8 +24,10 @@ async def test_redis_backends_share_one_namespace_per_api_key(redis_url: str, ap
     try:
         assert governor.settings.burst == 2
         await governor.acquire()
-        scope = hashlib.sha256(api_key.encode()).hexdigest()  # the client's scope
-        await store.put(scope, "k", CachedReply(200, {}, b"{}", "fp"))
+        scope = hashlib.sha256(api_key.encode()).hexdigest()  # a scope under the governor's tag
+        begun = await store.begin(scope, "k", "fp")
+        assert isinstance(begun, Claimed)
+        await begun.claim.finish(CachedReply(200, (), b"{}", "fp"))
         client = aioredis.Redis.from_url(redis_url)
         try:
             names = sorted(k.decode() for k in await client.keys(f"tightknit:{{{governor.tag}}}:*"))
@@ -35,6 +37,7 @@ async def test_redis_backends_share_one_namespace_per_api_key(redis_url: str, ap
         assert names == [
             f"tightknit:{{{tag}}}:gov",
             f"tightknit:{{{tag}}}:gov:log",
+            f"tightknit:{{{tag}}}:idem:bind:k",
             f"tightknit:{{{tag}}}:idem:reply:k",
         ]
         assert api_key not in repr(governor) + repr(store)

@@ -74,7 +74,7 @@ async def test_connection_refused_is_not_sent_and_retried_within_the_deadline() 
         with disable_waits(), Elapsed() as took, pytest.raises(APIConnectionError) as info:
             # Unkeyed mutation: safe to retry because the connection never opened.
             await asyncio.wait_for(
-                tk.request("POST", MEMBERS, json=member(0), idempotency_key=None), BOUND
+                tk.request("POST", MEMBERS, json=member(0), idempotency_key=False), BOUND
             )
         assert acquired_connections(tk) == 0
         assert tk.statistics().attempts == 3
@@ -131,7 +131,7 @@ async def test_reset_mid_response_never_resends_an_unkeyed_mutation() -> None:
     async with RawServer(reset) as server, client(server.url, max_retries=3) as tk:
         with disable_waits(), pytest.raises(APIConnectionError):
             await asyncio.wait_for(
-                tk.request("POST", MEMBERS, json=member(1), idempotency_key=None), BOUND
+                tk.request("POST", MEMBERS, json=member(1), idempotency_key=False), BOUND
             )
         assert acquired_connections(tk) == 0
     assert len(server.requests) == 1  # it may have been applied: never sent twice
@@ -275,7 +275,7 @@ async def test_429_storm_without_retry_after_recovers() -> None:
     async with RawServer(storm) as server, client(server.url, max_retries=3) as tk:
         with disable_waits():
             response = await asyncio.wait_for(
-                tk.request("POST", MEMBERS, json=member(3), idempotency_key=None), BOUND
+                tk.request("POST", MEMBERS, json=member(3), idempotency_key=False), BOUND
             )
         assert acquired_connections(tk) == 0
         assert tk.statistics().rate_limited == 3
@@ -349,7 +349,7 @@ async def test_dropped_after_apply_unkeyed_mutation_is_not_resent() -> None:
         fake.faults.drop_after_apply = 1
         with disable_waits(), pytest.raises(APIConnectionError) as info:
             await asyncio.wait_for(
-                tk.request("POST", MEMBERS, json=member(5), idempotency_key=None), BOUND
+                tk.request("POST", MEMBERS, json=member(5), idempotency_key=False), BOUND
             )
         assert acquired_connections(tk) == 0
     assert info.value.request_sent is True
@@ -390,7 +390,7 @@ async def test_5xx_never_resends_an_unkeyed_mutation() -> None:
         fake.faults.script("POST", MEMBERS, [503, 503])
         with disable_waits(), pytest.raises(APIStatusError):
             await asyncio.wait_for(
-                tk.request("POST", MEMBERS, json=member(8), idempotency_key=None), BOUND
+                tk.request("POST", MEMBERS, json=member(8), idempotency_key=False), BOUND
             )
     assert len(fake.arrivals) == 1
 

@@ -89,7 +89,7 @@ async def members(tk: AsyncTightknit) -> None:
         tk.members.deactivate(result.member.id, max_retries=5), Coroutine[Any, Any, None]
     )
     try:
-        await tk.members.deactivate(MEMBER_ID, idempotency_key=None)
+        await tk.members.deactivate(MEMBER_ID, idempotency_key=False)
     except NotFoundError as exc:
         assert_type(exc.status_code, int)
     except PlanRequiredError:

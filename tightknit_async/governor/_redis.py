@@ -116,7 +116,14 @@ from .._exceptions import (
     GovernorUnavailableError,
     WrongEventLoopError,
 )
-from .._redis import DEFAULT_REDIS_TIMEOUT, REDIS_ERRORS, Listener, connect, key_prefix, key_tag
+from .._redis_base import (
+    DEFAULT_REDIS_TIMEOUT,
+    REDIS_ERRORS,
+    Listener,
+    connect,
+    key_prefix,
+    key_tag,
+)
 from .._types import Priority
 from . import _lua
 from ._gcra import MIN_RATE, WINDOW

@@ -15,6 +15,7 @@ import threading
 from typing import Unpack
 from weakref import WeakValueDictionary
 
+from .._exceptions import WrongEventLoopError
 from ._local import Governor
 from ._settings import GovernorOptions, GovernorSettings
 
@@ -34,14 +35,15 @@ def governor_for(api_key: str, rate: float, **options: Unpack[GovernorOptions]) 
     two policies on one key would each believe they own the whole cap.
 
     Raises:
-        RuntimeError: no event loop is running (call it from a coroutine).
+        WrongEventLoopError: no event loop is running (call it from a coroutine); a
+            ``RuntimeError`` too.
         ValueError: a setting is out of range, or the key's governor in this loop already runs
             with different settings (the message names them; never the key).
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        raise RuntimeError(
+        raise WrongEventLoopError(
             "governor_for() needs a running event loop: governors belong to one loop, call it "
             "from a coroutine"
         ) from None

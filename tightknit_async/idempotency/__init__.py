@@ -11,11 +11,15 @@ from .._optional import import_redis_name as _import_redis_name
 from ._keys import idempotency_key_for, is_uuid4, mint_idempotency_key, validate_idempotency_key
 from ._store import (
     DEFAULT_REPLAY_TTL,
-    LOCAL_CLAIM,
+    Begun,
+    Busy,
     CachedReply,
+    Claimed,
     FlightClaim,
     IdempotencyStore,
     MemoryIdempotencyStore,
+    Mismatch,
+    Replay,
     StoreStatistics,
     default_store,
 )
@@ -25,14 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_REPLAY_TTL",
-    "LOCAL_CLAIM",
+    "Begun",
+    "Busy",
     "CachedReply",
+    "Claimed",
     "FlightClaim",
     "IdempotencyStore",
     "IdempotencyStoreUnavailableError",
     "MemoryIdempotencyStore",
+    "Mismatch",
     "RedisIdempotencyStore",
     "RedisStoreStatistics",
+    "Replay",
     "StoreStatistics",
     "default_store",
     "idempotency_key_for",

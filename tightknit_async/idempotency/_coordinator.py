@@ -1,53 +1,54 @@
-"""The idempotency coordinator: drives every call's state machine, dedupes in-flight keyed calls,
-and replays cached replies.
+"""The idempotency coordinator: replay and single-flight for keyed calls, nothing else.
 
-- **Single-flight**: concurrent calls with the same ``(API key, idempotency key)`` share one run of
-  the call (one HTTP request at a time) and all receive its result or its error. The run belongs to
-  no caller: cancelling one waiter never cancels it for the others.
+- **Single-flight**: concurrent calls with the same idempotency key (within one server and API key)
+  share one run of the call and all receive its result or its error. The first caller runs it in
+  its own task; cancelling another caller leaves the run alone, and if the first caller is
+  cancelled, one of the others runs the call again with the same key. No task of the
+  coordinator's exists, so none can outlive its caller or its client.
 - **Binding**: a key is bound to the fingerprint of the first request sent with it (method, path,
   query and body); another request with the same key raises :class:`IdempotencyKeyError` unsent.
-- **Replay**: a keyed call's cacheable outcome (see :mod:`._machine`) is stored; the same key again
-  is answered from the store, marked ``replayed=True``, without the network.
+- **Replay**: a keyed call's cacheable outcome (see :mod:`._machine`) is kept in the store; the
+  same key again is answered from it, marked ``replayed=True``, without the network.
+
+The store is asked once per keyed call (:meth:`IdempotencyStore.begin`); the call itself is the
+runner's (:mod:`tightknit_async._pipeline`), handed the store's claim on the key to keep its
+outcome. The coordinator calls only down: the store and the runner.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-import logging
-import random
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import Final, Protocol, assert_never
+from collections.abc import Awaitable
+from typing import Any, Final, Protocol, assert_never
 
 import msgspec
 
 from .._clock import Clock
-from .._exceptions import APIConnectionError, APIStatusError, IdempotencyKeyError
+from .._exceptions import IdempotencyKeyError
 from .._response import APIResponse
-from .._waits import waits_enabled
-from ..retry import RetryPolicy
-from ..transport import Multipart, Response
-from ._machine import (
-    Answer,
-    CallSpec,
-    CallState,
-    Completed,
-    Failed,
-    Fresh,
-    NoAnswer,
-    Outcome,
-    Replayed,
-    Sending,
-    Waiting,
-)
-from ._store import CachedReply, FlightClaim, IdempotencyStore
+from ..transport import Multipart
+from ._store import Busy, CachedReply, Claimed, FlightClaim, IdempotencyStore, Mismatch, Replay
 
-__all__ = ["Call", "IdempotencyCoordinator", "coordinator_for", "request_fingerprint"]
+__all__ = ["CallLike", "IdempotencyCoordinator", "coordinator_for", "request_fingerprint"]
 
-logger: Final = logging.getLogger("tightknit_async")
-REPLAYED_HEADER: Final = "x-idempotent-replayed"
+
+class CallLike(Protocol):
+    """What the coordinator reads of a call (:class:`tightknit_async._pipeline.CallDescription`)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def content(self) -> bytes | Multipart | None: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+    @property
+    def minted(self) -> bool: ...
+    @property
+    def deadline(self) -> float | None: ...
 
 
 def request_fingerprint(method: str, target: str, content: bytes | Multipart | None) -> str:
@@ -58,63 +59,61 @@ def request_fingerprint(method: str, target: str, content: bytes | Multipart | N
     return digest.hexdigest()
 
 
-class SendAttempt(Protocol):
-    """Send attempt ``attempt`` of a call with ``remaining`` seconds of its deadline left.
+class Runner(Protocol):
+    """What the coordinator hands a call down to (:class:`tightknit_async._pipeline.Runner`)."""
 
-    Returns the response for any status; raises ``APIConnectionError`` when none arrived.
-    """
+    @property
+    def clock(self) -> Clock: ...
 
-    def __call__(self, attempt: int, remaining: float | None) -> Awaitable[Response]: ...
+    def run(self, call: Any, claim: FlightClaim | None = None) -> Awaitable[APIResponse]:
+        """Send the call to its end; keep a cacheable outcome through ``claim``."""
+        ...
+
+    def replay(self, call: Any, reply: CachedReply) -> APIResponse:
+        """Answer the call with a cached reply (or raise its error)."""
+        ...
 
 
-MakeError = Callable[["Call", Response, bool], APIStatusError]
-"""Called once for each error reply of a call (the flag: it is a replay): the client's bookkeeping
-(a 429 pauses the key's governor), and the status error to raise if the call ends with it. The
-retry decision reads the reply's ``Retry-After`` from that error (parsed once, there)."""
+class _Fingerprinted:
+    """The store's claim, stamping each kept reply with the fingerprint its key is bound to."""
 
+    __slots__ = ("_claim", "_fingerprint")
 
-class Call(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One prepared call, as the coordinator needs it."""
+    def __init__(self, claim: FlightClaim, fingerprint: str) -> None:
+        self._claim, self._fingerprint = claim, fingerprint
 
-    method: str
-    path: str
-    target: str
-    """Path and query: part of the fingerprint."""
-    content: bytes | Multipart | None
-    idempotency_key: str | None
-    minted: bool
-    """The key was minted for this call: it cannot collide, so the store is skipped."""
-    policy: RetryPolicy
-    paced: bool
-    clock: Clock
+    async def finish(self, reply: CachedReply | None) -> None:
+        if reply is not None:
+            reply = CachedReply(reply.status_code, reply.headers, reply.content, self._fingerprint)
+        await self._claim.finish(reply)
 
 
 class _Flight(msgspec.Struct):
     fingerprint: str
-    task: asyncio.Task[APIResponse]
     waiters: list[asyncio.Future[APIResponse]]
-    """One future per caller, resolved when the task lands; a cancelled caller cancels only its
-    own (what ``asyncio.shield`` does, for a future and a list entry per caller)."""
+    """One future per caller that joined the leader (the first caller, who runs the call in its
+    own task): resolved with the leader's result or error."""
+
+
+class _LeaderGone(Exception):
+    """The leader of a flight was cancelled: its waiters run the call again themselves."""
 
 
 class IdempotencyCoordinator:
-    """Runs calls through the state machine; single-flight and replay for keyed calls.
+    """Replay and single-flight for keyed calls; everything else goes straight to the runner.
 
-    One coordinator serves every client of one API key on one event loop (see
+    One coordinator serves every client of one server and API key on one event loop (see
     :func:`coordinator_for`), so their keyed calls share single-flight.
 
     Args:
         store: where bindings and replies are kept (shared by every coordinator given it).
-        scope: names the tenant (a digest of the API key): keys and replies never cross scopes.
-        rng: the randomness of backoff and 409 jitter (tests seed it).
+        scope: names the tenant (a digest of the base URL and the API key): keys and replies
+            never cross scopes.
     """
 
-    def __init__(
-        self, store: IdempotencyStore, *, scope: str, rng: random.Random | None = None
-    ) -> None:
+    def __init__(self, store: IdempotencyStore, *, scope: str) -> None:
         self.store = store
         self.scope = scope
-        self._rng = rng or random.Random()
         self._flights: dict[str, _Flight] = {}
 
     @property
@@ -122,207 +121,104 @@ class IdempotencyCoordinator:
         """Keyed calls now running."""
         return len(self._flights)
 
-    def execute(
-        self, call: Call, send: SendAttempt, make_error: MakeError
-    ) -> Awaitable[APIResponse]:
+    def execute(self, call: CallLike, runner: Runner) -> Awaitable[APIResponse]:
         """Run ``call`` to its end: a response, or the error of its last attempt.
+
+        A call without a key, or with a key minted for it, has nothing to share or replay: it is
+        the runner's at once (no coroutine of the coordinator's around it).
 
         Raises:
             IdempotencyKeyError: the key is bound to another request (nothing sent).
             APIStatusError, APIConnectionError: the call failed for good.
         """
         if call.idempotency_key is None or call.minted:
-            return self._drive(call, send, make_error)  # nothing to share: no extra coroutine
-        return self._single_flight(call, send, make_error)
+            return runner.run(call)
+        return self._single_flight(call, runner)
 
-    async def _single_flight(
-        self, call: Call, send: SendAttempt, make_error: MakeError
-    ) -> APIResponse:
+    async def _single_flight(self, call: CallLike, runner: Runner) -> APIResponse:
+        """The first caller of a key leads: it runs the call in its own task (no task of the
+        coordinator's), and callers arriving meanwhile wait for its result. If the leader is
+        cancelled, its request is abandoned as any cancelled call's is; a waiter then leads
+        a new run with the same key (the server's idempotency turns it into a replay, or a 409
+        while the first is still in flight there)."""
         key = call.idempotency_key
         assert key is not None
         fingerprint = request_fingerprint(call.method, call.target, call.content)
-        flight = self._flights.get(key)
-        loop = asyncio.get_running_loop()
-        if flight is None:
-            task = loop.create_task(
-                self._lead(call, fingerprint, send, make_error),
-                name=f"tightknit-call-{key}",
-            )
-            flight = self._flights[key] = _Flight(fingerprint, task, [])
-            task.add_done_callback(functools.partial(self._landed, key, flight))
-        elif flight.fingerprint != fingerprint:
-            raise _reused(key)
-        waiter: asyncio.Future[APIResponse] = loop.create_future()
-        flight.waiters.append(waiter)
-        return await waiter
+        flights = self._flights
+        while True:
+            flight = flights.get(key)
+            if flight is not None:
+                if flight.fingerprint != fingerprint:
+                    raise _reused(key)
+                waiter: asyncio.Future[APIResponse] = asyncio.get_running_loop().create_future()
+                flight.waiters.append(waiter)
+                try:
+                    return await waiter
+                except _LeaderGone:
+                    continue
+            flight = flights[key] = _Flight(fingerprint, [])
+            try:
+                result = await self._lead(call, key, fingerprint, runner)
+            except asyncio.CancelledError:
+                self._land(key, flight, None, _LeaderGone())
+                raise
+            except BaseException as exc:
+                self._land(key, flight, None, exc)
+                raise
+            self._land(key, flight, result, None)
+            return result
 
-    def _landed(self, key: str, flight: _Flight, task: asyncio.Task[APIResponse]) -> None:
+    def _land(
+        self,
+        key: str,
+        flight: _Flight,
+        result: APIResponse | None,
+        error: BaseException | None,
+    ) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
-        if task.cancelled():  # only if the loop is torn down under it
-            for waiter in flight.waiters:
-                waiter.cancel()
-            return
-        error = task.exception()  # retrieved: every waiter may have gone away
         for waiter in flight.waiters:
             if waiter.done():  # its caller was cancelled
                 continue
             if error is None:
-                waiter.set_result(task.result())
+                assert result is not None
+                waiter.set_result(result)
             else:
                 waiter.set_exception(error)
 
     async def _lead(
-        self, call: Call, fingerprint: str, send: SendAttempt, make_error: MakeError
+        self, call: CallLike, key: str, fingerprint: str, runner: Runner
     ) -> APIResponse:
-        assert call.idempotency_key is not None
-        bound = await self.store.bind(self.scope, call.idempotency_key, fingerprint)
-        if bound != fingerprint:
-            raise _reused(call.idempotency_key)
-        return await self._drive(call, send, make_error, fingerprint)
-
-    async def _drive(
-        self,
-        call: Call,
-        send: SendAttempt,
-        make_error: MakeError,
-        fingerprint: str = "",
-    ) -> APIResponse:
-        """Run the state machine for ``call`` (see :mod:`._machine`) until it ends."""
-        clock, key = call.clock, call.idempotency_key
-        stored = key if key is not None and not call.minted else None
-        policy = call.policy
-        started = clock.monotonic()
-        deadline = None if policy.deadline is None else started + policy.deadline
-        spec = CallSpec(
-            method=call.method,
-            keyed=key is not None,
-            policy=policy,
-            started=started,
-            paced=call.paced,
-        )
-        # A call with no stored key has nothing to look up: Fresh(spec).next(cached=False).
-        state: CallState = Fresh(spec) if stored is not None else Sending(spec, 1)
-        cached: CachedReply | None = None
-        claim: FlightClaim | None = None
-        response: Response | None = None
-        error: APIStatusError | APIConnectionError | None = None
-        try:
-            while True:
-                # The states in the order a call meets them most often; isinstance narrows each.
-                if isinstance(state, Sending):
-                    attempt = state.attempt
-                    remaining = None if deadline is None else deadline - clock.monotonic()
-                    outcome: Outcome
-                    try:
-                        response = await send(attempt, remaining)
-                    except APIConnectionError as exc:
-                        response, error, outcome = None, exc, NoAnswer(exc.request_sent)
-                    else:
-                        status = response.status_code
-                        if 200 <= status < 300:
-                            outcome = Answer(status)
-                        else:  # the error has parsed Retry-After: the machine reads it there
-                            error = make_error(call, response, _is_replay(response))
-                            outcome = Answer(status, error.retry_after)
-                    state = state.next(outcome, clock.monotonic(), self._rng)
-                elif isinstance(state, Completed):
-                    assert response is not None
-                    if state.cacheable and stored is not None:
-                        await self._keep(stored, response, fingerprint)
-                    headers = response.headers
-                    replayed = headers.get(REPLAYED_HEADER)
-                    return APIResponse(
-                        status_code=response.status_code,
-                        headers=headers,
-                        content=response.content,
-                        method=call.method,
-                        path=call.path,
-                        replayed=replayed is not None and replayed.lower() == "true",
-                        idempotency_key=key,
-                        attempts=state.attempt,
-                        elapsed=clock.monotonic() - started,
-                    )
-                elif isinstance(state, Fresh):
-                    if stored is not None:
-                        cached, claim = await self._lookup(stored, deadline, clock)
-                    state = state.next(cached=cached is not None)
-                elif isinstance(state, Waiting):
-                    logger.debug(
-                        "%s %s: retrying in %.3fs (%s after attempt %d)",
-                        call.method,
-                        call.path,
-                        state.delay,
-                        state.reason,
-                        state.attempt,
-                    )
-                    if state.delay > 0 and waits_enabled():
-                        await clock.sleep(state.delay)
-                    state = state.next()
-                elif isinstance(state, Failed):
-                    assert error is not None
-                    if state.cacheable and stored is not None and response is not None:
-                        await self._keep(stored, response, fingerprint)
-                    if state.note:
-                        error.add_note(state.note)
-                    raise error
-                elif isinstance(state, Replayed):
-                    assert cached is not None
-                    return self._replay(call, cached, make_error, fingerprint)
-                else:
-                    assert_never(state)
-        finally:
-            if claim is not None:
-                await claim.release()
-
-    async def _lookup(
-        self, key: str, deadline: float | None, clock: Clock
-    ) -> tuple[CachedReply | None, FlightClaim | None]:
-        """A cached reply; else a claim on the key; else (another process holds the key) that
-        process's reply once it lands, or neither if it does not land before the deadline."""
+        """Ask the store once (see :class:`IdempotencyStore`), then replay, or run holding the
+        key, or wait for the process holding it."""
         store = self.store
-        cached = await store.get(self.scope, key)
-        if cached is not None:
-            return cached, None
-        claim = await store.claim(self.scope, key)
-        if claim is not None:
-            return None, claim
-        remaining = None if deadline is None else deadline - clock.monotonic()
-        return await store.wait(self.scope, key, remaining), None
-
-    async def _keep(self, key: str, response: Response, fingerprint: str) -> None:
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        headers.pop(REPLAYED_HEADER, None)
-        reply = CachedReply(response.status_code, headers, response.content, fingerprint)
-        await self.store.put(self.scope, key, reply)
+        begun = await store.begin(self.scope, key, fingerprint)
+        if isinstance(begun, Claimed):
+            return await runner.run(call, _Fingerprinted(begun.claim, fingerprint))
+        if isinstance(begun, Replay):
+            return self._replay(call, begun.reply, fingerprint, runner)
+        if isinstance(begun, Mismatch):
+            raise _reused(key)
+        if isinstance(begun, Busy):
+            deadline = call.deadline
+            remaining = None if deadline is None else deadline - runner.clock.monotonic()
+            reply = await store.wait(self.scope, key, remaining)
+            if reply is not None:
+                return self._replay(call, reply, fingerprint, runner)
+            # The holder gave up, or not within our deadline: send ourselves, with the same key
+            # (the server's own idempotency answers 409 while the holder's request is in flight).
+            return await runner.run(call)
+        assert_never(begun)
 
     def _replay(
-        self, call: Call, cached: CachedReply, make_error: MakeError, fingerprint: str
+        self, call: CallLike, reply: CachedReply, fingerprint: str, runner: Runner
     ) -> APIResponse:
-        if cached.fingerprint != fingerprint:  # bound under another request (another process)
-            assert call.idempotency_key is not None
-            raise _reused(call.idempotency_key)
-        logger.debug("%s %s -> %s replayed from cache", call.method, call.path, cached.status_code)
-        response = Response(cached.status_code, cached.headers, cached.content)
-        if not 200 <= cached.status_code < 300:
-            raise make_error(call, response, True)
-        return APIResponse(
-            status_code=cached.status_code,
-            headers=cached.headers,
-            content=cached.content,
-            method=call.method,
-            path=call.path,
-            replayed=True,
-            idempotency_key=call.idempotency_key,
-            attempts=0,
-        )
+        if reply.fingerprint != fingerprint:  # bound under another request (another process)
+            raise _reused(call.idempotency_key or "")
+        return runner.replay(call, reply)
 
     def __repr__(self) -> str:
         return f"<IdempotencyCoordinator in_flight={len(self._flights)} store={self.store!r}>"
-
-
-def _is_replay(response: Response) -> bool:
-    return response.headers.get(REPLAYED_HEADER, "").lower() == "true"
 
 
 def _reused(key: str) -> IdempotencyKeyError:

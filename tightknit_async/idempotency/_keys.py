@@ -61,7 +61,8 @@ def idempotency_key_for(namespace: str, item_id: object) -> str:
 
     ``key = SHA-256(namespace NUL str(item_id))[:16]`` with the version nibble set to 4 and the
     variant bits to RFC 4122, so a re-run of a job sends the same key for the same item and the
-    server replays instead of applying twice. Distinct namespaces never share keys.
+    server replays instead of applying twice. Distinct namespaces never share keys: a namespace
+    holding a NUL (the separator) is refused, so the separator marks one boundary only.
 
     The keys are a compatibility promise: a job resumed under a newer release must send the keys
     the older one sent, so the output for a given ``(namespace, item_id)`` never changes. The
@@ -76,6 +77,8 @@ def idempotency_key_for(namespace: str, item_id: object) -> str:
     """
     if not isinstance(namespace, str) or not namespace:
         raise ValueError("namespace must be a non-empty str")
+    if "\x00" in namespace:
+        raise ValueError("namespace must not contain NUL (it separates the namespace from the id)")
     digest = bytearray(hashlib.sha256(f"{namespace}\x00{item_id}".encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x40
     digest[8] = (digest[8] & 0x3F) | 0x80

@@ -1,20 +1,25 @@
 """The Redis idempotency store: bindings, replies and in-flight claims shared by every process.
 
-Keys, per scope (the client's scope is the SHA-256 of the API key, so ``P`` is the governor's
-prefix ``tightknit:{tag}``) and idempotency key ``K``::
+Keys, per scope (``P`` = ``tightknit:{tag}``, the tag taken from the scope's digest: see
+:func:`~tightknit_async._redis_base.scope_prefix`) and idempotency key ``K``::
 
     P:idem:bind:K    string   the fingerprint the key is bound to        TTL 1 hour
     P:idem:reply:K   string   the cached reply (msgspec MessagePack)     TTL 1 hour
     P:idem:lock:K    string   the claim holder's random token            lease, renewed
-    P:idem:done:K    channel  ``put`` or ``released``, published when the reply lands or the
+    P:idem:done:K    channel  ``put`` or ``released``, published when a reply lands or the
                               claim is given up
 
-* ``bind`` is one script: read the binding, or set it if there is none.
-* ``claim`` is ``SET lock token NX PX lease``. The holder renews the lease (compare-and-
-  ``PEXPIRE``, a script) every ``lease / 3`` seconds from a background task while its request
-  runs, so a crashed holder frees the key within one lease; ``release`` is compare-and-delete
-  (a script: only the owner deletes) and publishes ``released``.
-* ``put`` sets the reply with the TTL and publishes ``put`` in one script.
+One round trip per step, each one Lua script (:mod:`._lua`, sent with ``EVALSHA``):
+
+* ``begin`` binds the key (``SET NX`` with the TTL) and reads the bound fingerprint back: another
+  one is a :class:`~._store.Mismatch`; else a kept reply is a :class:`~._store.Replay`; else
+  ``SET lock token NX PX lease`` makes it :class:`~._store.Claimed`, or
+  :class:`~._store.Busy` if another process holds the lock.
+* The holder renews the lease (compare-and-``PEXPIRE``) every ``lease / 3`` seconds from a
+  background task while its request runs, so a crashed holder frees the key within one lease.
+* ``finish(reply)`` keeps the reply (if any) with the TTL, deletes the lock only if it still
+  holds the claim's token (a holder whose lease ran out must not free the next holder's claim),
+  and publishes ``put`` or ``released`` on the key's channel.
 * ``wait`` listens on ``P:idem:done:*`` (one pub/sub connection per scope and process, opened on
   the first wait) and re-reads the reply and the lock whenever a notice arrives, and at least
   every ``recheck`` seconds or when the holder's lease would run out. A notice makes the
@@ -23,12 +28,19 @@ prefix ``tightknit:{tag}``) and idempotency key ``K``::
   reply; ``None`` once the key is neither held nor answered (the holder gave up without a
   cacheable outcome, or its lease ran out), or at ``max_wait``.
 
-Failures: ``bind``, ``get``, ``claim`` and ``wait`` run before a request is sent; when Redis
-fails there they raise :class:`IdempotencyStoreUnavailableError` (nothing is sent), unless a
-``fallback`` store is configured, which then serves them (logged at WARNING; Redis is tried
-again after ``probe_interval``). ``put`` and ``release`` run after the request: a failure there
-is logged at WARNING and swallowed, so a completed call is not turned into an error; the reply
-is then only in the server's own replay window and the claim lapses with its lease.
+Replies are stored as MessagePack ``[status, [[name, value], ...], body, fingerprint]``, the
+headers in the server's case, repeats kept. A reply written by a version that kept the headers
+as a map is read too (its headers as that map held them); an entry that cannot be read at all is
+ignored, as if there were none (logged at WARNING; the call is sent, and the server's own
+replay window still answers it).
+
+Failures: ``begin`` and ``wait`` run before a request is sent; when Redis fails there they raise
+:class:`IdempotencyStoreUnavailableError` (nothing is sent), unless a ``fallback`` store is
+configured, which then serves them (logged at WARNING; Redis is tried again after
+``probe_interval``). ``finish`` runs after the request: a failure there is logged at WARNING and
+swallowed, so a completed call is not turned into an error; the reply is then kept in the
+fallback store, if any, else only in the server's own replay window, and the claim lapses with
+its lease.
 """
 
 from __future__ import annotations
@@ -48,14 +60,25 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from .._exceptions import IdempotencyStoreUnavailableError
-from .._redis import (
+from .._redis_base import (
     DEFAULT_REDIS_TIMEOUT,
     REDIS_ERRORS,
     Listener,
     connect,
     scope_prefix,
 )
-from ._store import DEFAULT_REPLAY_TTL, CachedReply, FlightClaim, IdempotencyStore
+from . import _lua
+from ._store import (
+    DEFAULT_REPLAY_TTL,
+    Begun,
+    Busy,
+    CachedReply,
+    Claimed,
+    IdempotencyStore,
+    Mismatch,
+    Replay,
+    header_pairs,
+)
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -73,51 +96,26 @@ DEFAULT_LEASE: Final = 10.0
 DEFAULT_RECHECK: Final = 1.0
 """A waiter re-reads the reply and the lock at least this often, notices or not."""
 
-_BIND: Final = """
-local bound = redis.call('GET', KEYS[1])
-if bound then return bound end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ARGV[1]
-"""
-
-_PUT: Final = """
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[3], 'put')
-return 1
-"""
-
-_RENEW: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-_RELEASE: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], 'released')
-  return 1
-end
-return 0
-"""
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RedisStoreStatistics:
     """Counters of one :class:`RedisIdempotencyStore` since creation.
 
-    ``hits`` / ``misses``: lookups answered / not; ``claims`` / ``claims_lost``: claims won /
-    found held by another process; ``waits`` / ``waits_answered``: waits begun / ended with a
-    reply; ``renewals``: lease renewals; ``failures``: Redis calls that failed; ``fallback``:
-    whether the fallback store serves now.
+    ``hits`` / ``misses``: ``begin``\\ s answered with a reply / not; ``mismatches``: ``begin``\\ s
+    that found the key bound to another request; ``claims`` / ``claims_lost``: claims won /
+    found held by another process; ``puts``: replies kept by ``finish``; ``lapsed``: claims
+    whose lease had run out when finished; ``waits`` / ``waits_answered``: waits begun / ended
+    with a reply; ``renewals``: lease renewals; ``failures``: Redis calls that failed;
+    ``fallback``: whether the fallback store serves now.
     """
 
     hits: int
     misses: int
+    mismatches: int
     puts: int
     claims: int
     claims_lost: int
+    lapsed: int
     waits: int
     waits_answered: int
     renewals: int
@@ -127,7 +125,7 @@ class RedisStoreStatistics:
 
 class _Stored(msgspec.Struct, array_like=True, frozen=True):
     status_code: int
-    headers: dict[str, str]
+    headers: tuple[tuple[str, str], ...] | dict[str, str]  # a map: written by older versions
     content: bytes
     fingerprint: str
 
@@ -137,37 +135,77 @@ _decoder: Final = msgspec.msgpack.Decoder(_Stored)
 
 
 def _encode(reply: CachedReply) -> bytes:
-    stored = _Stored(reply.status_code, dict(reply.headers), reply.content, reply.fingerprint)
+    stored = _Stored(reply.status_code, reply.headers, reply.content, reply.fingerprint)
     return _encoder.encode(stored)
 
 
-def _decode(raw: bytes) -> CachedReply:
-    stored = _decoder.decode(raw)
-    return CachedReply(stored.status_code, stored.headers, stored.content, stored.fingerprint)
+def _decode(raw: bytes) -> CachedReply | None:
+    """The reply stored as ``raw``; ``None`` (logged) if this version cannot read it."""
+    try:
+        stored = _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        logger.warning(
+            "idempotency store: ignoring a cached reply this version cannot read (%s)", exc
+        )
+        return None
+    headers = stored.headers
+    if isinstance(headers, dict):
+        headers = header_pairs(headers)
+    return CachedReply(stored.status_code, headers, stored.content, stored.fingerprint)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class _Claim:
-    """A held key: renews its lease in the background until released."""
+    """A held key: renews its lease in the background until finished."""
 
-    def __init__(self, store: RedisIdempotencyStore, lock: str, channel: str) -> None:
+    __slots__ = (
+        "_channel",
+        "_fingerprint",
+        "_finished",
+        "_key",
+        "_keys",
+        "_renewer",
+        "_scope",
+        "_store",
+        "token",
+    )
+
+    def __init__(
+        self, store: RedisIdempotencyStore, scope: str, key: str, fingerprint: str
+    ) -> None:
         self._store = store
-        self._lock = lock
-        self._channel = channel
+        self._scope, self._key, self._fingerprint = scope, key, fingerprint
+        self._keys = (store._key(scope, "reply", key), store._key(scope, "lock", key))
+        self._channel = store._key(scope, "done", key)
         self.token = secrets.token_hex(16)
         self._renewer: asyncio.Task[None] | None = None
+        self._finished = False
 
     def start(self) -> None:
         self._renewer = asyncio.get_running_loop().create_task(
             self._renew(), name="tightknit-claim-renewal"
         )
+        self._store._held.add(self)
+
+    def stop_renewing(self) -> asyncio.Task[None] | None:
+        """Cancel the renewal task; return it if it was running. A renewal already on its way
+        is harmless: it extends the lease only while the lock holds this claim's token."""
+        self._store._held.discard(self)
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+        return renewer
 
     async def _renew(self) -> None:
         store = self._store
-        lease_ms = round(store.lease * 1000)
+        lock = self._keys[1]
         while True:
             await asyncio.sleep(store.lease / 3)
             try:
-                renewed = await store._renew_script(keys=[self._lock], args=[self.token, lease_ms])
+                renewed = await store._renew_script(keys=[lock], args=[self.token, store._lease_ms])
             except REDIS_ERRORS as exc:
                 store._failures += 1
                 logger.warning(
@@ -180,31 +218,55 @@ class _Claim:
             if not renewed:
                 return  # lost (it lapsed and someone else holds it now): nothing to renew
 
-    async def release(self) -> None:
-        """Stop renewing and delete the lock if this claim still holds it (never raises)."""
-        renewer, self._renewer = self._renewer, None
-        if renewer is not None:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+    async def finish(self, reply: CachedReply | None) -> None:
+        """Stop renewing, then in one round trip keep ``reply`` (if any), delete the lock if this
+        claim still holds it and wake the waiters. Never raises; a second call does nothing."""
+        if self._finished:
+            return
+        self._finished = True
+        self.stop_renewing()
         store = self._store
+        args: list[str | int | bytes] = [self.token, self._channel, store._ttl_ms]
+        if reply is not None:
+            args.append(_encode(reply))
         try:
-            await store._release_script(keys=[self._lock], args=[self.token, self._channel])
+            done = await store._finish_script(keys=list(self._keys), args=args)
         except REDIS_ERRORS as exc:
             store._failures += 1
+            if reply is None:
+                outcome = "nothing was to be kept"
+            elif store.fallback is not None:
+                outcome = "the reply is kept in the fallback store"
+            else:
+                outcome = "a repeat of the call relies on the server's replay"
             logger.warning(
-                "idempotency store: could not release an in-flight claim (%s); it lapses "
-                "within %.3gs",
+                "idempotency store: could not finish an in-flight claim in Redis (%s: %s); %s, "
+                "and the claim lapses within %.3gs",
                 type(exc).__name__,
+                exc,
+                outcome,
                 store.lease,
             )
+            if reply is not None:
+                await store._keep_in_fallback(self._scope, self._key, self._fingerprint, reply)
+            return
+        assert isinstance(done, int)
+        if done & 1:
+            store._puts += 1
+        if not done & 2:
+            store._lapsed += 1
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "held"
+        return f"<RedisIdempotencyStore claim {state}>"
 
 
 class RedisIdempotencyStore:
     """An :class:`IdempotencyStore` in Redis: replay and single-flight across processes.
 
-    See the module docstring for the keys, the claim lease and how waiting works. Close it with
-    :meth:`aclose` (or ``async with``). Use one per event loop.
+    See the module docstring for the keys, the claim lease and how waiting works. ``begin`` and
+    a claim's ``finish`` are one round trip each. Close it with :meth:`aclose` (or
+    ``async with``). Use one per event loop.
 
     Args:
         redis: a ``redis://`` URL (the store owns the connection pool it creates), or a
@@ -252,91 +314,58 @@ class RedisIdempotencyStore:
         else:
             self._client = redis
             self._owns_client = owns_client
-        self._bind_script: AsyncScript = self._client.register_script(_BIND)
-        self._put_script: AsyncScript = self._client.register_script(_PUT)
-        self._renew_script: AsyncScript = self._client.register_script(_RENEW)
-        self._release_script: AsyncScript = self._client.register_script(_RELEASE)
+        self._begin_script: AsyncScript = self._client.register_script(_lua.BEGIN)
+        self._finish_script: AsyncScript = self._client.register_script(_lua.FINISH)
+        self._renew_script: AsyncScript = self._client.register_script(_lua.RENEW)
+        self._held: set[_Claim] = set()  # claims renewing their lease
         self._listeners: dict[str, Listener] = {}
         self._listening: dict[str, asyncio.Lock] = {}
         self._notices: dict[bytes, set[asyncio.Future[None]]] = {}
         self._down_until = -math.inf  # on the fallback until then (monotonic seconds)
         self._closed = False
-        self._hits = self._misses = self._puts = self._claims = self._claims_lost = 0
+        self._hits = self._misses = self._mismatches = self._puts = 0
+        self._claims = self._claims_lost = self._lapsed = 0
         self._waits = self._waits_answered = self._renewals = self._failures = 0
 
     # -- the IdempotencyStore protocol -----------------------------------------------------------
 
-    async def bind(self, scope: str, key: str, fingerprint: str) -> str:
-        """Bind ``key`` to ``fingerprint`` unless already bound; return the bound fingerprint.
+    async def begin(self, scope: str, key: str, fingerprint: str) -> Begun:
+        """Bind ``key`` to ``fingerprint`` (unless bound), then replay or claim it: one script,
+        one round trip (see :class:`~tightknit_async.idempotency.IdempotencyStore`).
+
+        A claim's lease is renewed in the background until its ``finish``.
 
         Raises:
             IdempotencyStoreUnavailableError: Redis failed (and no fallback).
         """
 
-        async def bind() -> str:
-            bound = await self._bind_script(
-                keys=[self._key(scope, "bind", key)], args=[fingerprint, self._ttl_ms]
-            )
-            return bound.decode() if isinstance(bound, bytes) else str(bound)
-
-        return await self._run(bind, lambda store: store.bind(scope, key, fingerprint))
-
-    async def get(self, scope: str, key: str) -> CachedReply | None:
-        """The cached reply for ``key``, or ``None``.
-
-        Raises:
-            IdempotencyStoreUnavailableError: Redis failed (and no fallback).
-        """
-
-        async def get() -> CachedReply | None:
-            raw = await self._client.get(self._key(scope, "reply", key))
-            return self._count(raw)
-
-        return await self._run(get, lambda store: store.get(scope, key))
-
-    async def put(self, scope: str, key: str, reply: CachedReply) -> None:
-        """Keep ``reply`` for the TTL and tell the waiters. A Redis failure is logged, not
-        raised (the call it answers already completed)."""
-        if self._on_fallback():
-            assert self.fallback is not None
-            await self.fallback.put(scope, key, reply)
-            return
-        try:
-            await self._put_script(
-                keys=[self._key(scope, "reply", key)],
-                args=[_encode(reply), self._ttl_ms, self._key(scope, "done", key)],
-            )
-        except REDIS_ERRORS as exc:
-            self._failures += 1
-            logger.warning(
-                "idempotency store: could not keep a reply in Redis (%s: %s); a repeat of the "
-                "call relies on the server's replay",
-                type(exc).__name__,
-                exc,
-            )
-            if self.fallback is not None:
-                await self.fallback.put(scope, key, reply)
-            return
-        self._puts += 1
-
-    async def claim(self, scope: str, key: str) -> FlightClaim | None:
-        """Hold ``key`` while its request runs; ``None`` if another process holds it.
-
-        Raises:
-            IdempotencyStoreUnavailableError: Redis failed (and no fallback).
-        """
-
-        async def claim() -> FlightClaim | None:
-            held = _Claim(self, self._key(scope, "lock", key), self._key(scope, "done", key))
-            won = await self._client.set(held._lock, held.token, nx=True, px=self._lease_ms)
-            if not won:
+        async def begin() -> Begun:
+            claim = _Claim(self, scope, key, fingerprint)
+            keys = [self._key(scope, kind, key) for kind in ("bind", "reply", "lock")]
+            args: list[str | int] = [fingerprint, self._ttl_ms, claim.token, self._lease_ms]
+            answer = await self._begin_script(keys=keys, args=args)
+            assert isinstance(answer, list)
+            if answer[0] == b"r":
+                reply = _decode(answer[1])
+                if reply is not None:
+                    self._hits += 1
+                    return Replay(reply)
+                # A reply this version cannot read: as if there were none (a second round trip,
+                # only for such an entry).
+                answer = await self._begin_script(keys=keys, args=[*args, "1"])
+                assert isinstance(answer, list)
+            if answer[0] == b"m":
+                self._mismatches += 1
+                return Mismatch(_text(answer[1]))
+            self._misses += 1
+            if answer[0] == b"b":
                 self._claims_lost += 1
-                return None
+                return Busy()
             self._claims += 1
-            held.start()
-            return held
+            claim.start()
+            return Claimed(claim)
 
-        return await self._run(claim, lambda store: store.claim(scope, key))
+        return await self._run(begin, lambda store: store.begin(scope, key, fingerprint))
 
     async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
         """Wait up to ``max_wait`` seconds for the holder's reply (see the module docstring).
@@ -357,9 +386,11 @@ class RedisIdempotencyStore:
         return RedisStoreStatistics(
             hits=self._hits,
             misses=self._misses,
+            mismatches=self._mismatches,
             puts=self._puts,
             claims=self._claims,
             claims_lost=self._claims_lost,
+            lapsed=self._lapsed,
             waits=self._waits,
             waits_answered=self._waits_answered,
             renewals=self._renewals,
@@ -368,10 +399,16 @@ class RedisIdempotencyStore:
         )
 
     async def aclose(self) -> None:
-        """Stop listening and close the Redis client if owned. Idempotent."""
+        """Stop listening and renewing, and close the Redis client if owned. Idempotent.
+
+        Claims not finished yet are not released: they lapse with their lease.
+        """
         if self._closed:
             return
         self._closed = True
+        renewers = {task for claim in list(self._held) if (task := claim.stop_renewing())}
+        if renewers:
+            await asyncio.wait(renewers)
         listeners, self._listeners = self._listeners, {}
         for listener in listeners.values():
             await listener.aclose()
@@ -406,15 +443,22 @@ class RedisIdempotencyStore:
     def _key(self, scope: str, kind: str, key: str) -> str:
         return f"{scope_prefix(scope)}:idem:{kind}:{key}"
 
-    def _count(self, raw: object) -> CachedReply | None:
-        if not isinstance(raw, bytes):
-            self._misses += 1
-            return None
-        self._hits += 1
-        return _decode(raw)
-
     def _on_fallback(self) -> bool:
         return self.fallback is not None and time.monotonic() < self._down_until
+
+    async def _keep_in_fallback(
+        self, scope: str, key: str, fingerprint: str, reply: CachedReply
+    ) -> None:
+        """Keep ``reply`` in the fallback store (if any) after Redis failed to take it."""
+        fallback = self.fallback
+        if fallback is None:
+            return
+        try:
+            begun = await fallback.begin(scope, key, fingerprint)
+            if isinstance(begun, Claimed):
+                await begun.claim.finish(reply)
+        except IdempotencyStoreUnavailableError as exc:
+            logger.warning("idempotency store: the fallback store failed too (%s)", exc)
 
     async def _run(
         self,
@@ -463,8 +507,10 @@ class RedisIdempotencyStore:
                     pipe.pttl(lock_key)
                     raw, lease_left = await pipe.execute()
                 if isinstance(raw, bytes):
-                    self._waits_answered += 1
-                    return self._count(raw)
+                    reply = _decode(raw)
+                    if reply is not None:
+                        self._waits_answered += 1
+                    return reply
                 if not isinstance(lease_left, int) or lease_left == -2:
                     return None  # nobody holds the key and no reply landed
                 timeout = self.recheck

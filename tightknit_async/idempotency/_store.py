@@ -1,7 +1,7 @@
 """Where keyed calls leave their replies: the store interface and the in-memory store.
 
-A store keeps, per ``(scope, key)`` (scope: a digest of the API key, so one tenant never sees
-another's replies):
+A store keeps, per ``(scope, key)`` (scope: a digest of the server's base URL and the API key, so
+one tenant, or one server, never sees another's replies):
 
 - a **binding**: the fingerprint (hash of method, path and body) of the request first sent with the
   key, so reusing the key for another request is refused;
@@ -12,38 +12,64 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, TypeAlias, runtime_checkable
 
 __all__ = [
     "DEFAULT_REPLAY_TTL",
-    "LOCAL_CLAIM",
+    "Begun",
+    "Busy",
     "CachedReply",
+    "Claimed",
     "FlightClaim",
+    "Headers",
     "IdempotencyStore",
     "MemoryIdempotencyStore",
+    "Mismatch",
+    "Replay",
     "StoreStatistics",
     "default_store",
+    "header_pairs",
 ]
 
 DEFAULT_REPLAY_TTL: Final = 3600.0
 """Seconds Tightknit keeps a completed key's reply; the client keeps its copy as long."""
 
 
+Headers: TypeAlias = tuple[tuple[str, str], ...]
+"""Response headers as received: names in the server's case, repeated headers kept, in order."""
+
+
+def header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
+    """``headers`` (a mapping, a multidict or pairs) as :data:`Headers`; a multidict's repeated
+    names all kept."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return tuple((str(name), str(value)) for name, value in items)
+
+
 @dataclass(frozen=True, slots=True)
 class CachedReply:
-    """A completed call's answer, as it will be replayed."""
+    """A completed call's answer, as it will be replayed.
+
+    ``headers`` may be given as a mapping or a multidict; they are kept as pairs
+    (:data:`Headers`), so a replay carries the same headers, in the same case, as the live reply.
+    """
 
     status_code: int
-    headers: Mapping[str, str]
+    headers: Headers
     content: bytes
     fingerprint: str
+
+    def __post_init__(self) -> None:
+        given: object = self.headers
+        if not isinstance(given, tuple):
+            object.__setattr__(self, "headers", header_pairs(given))  # type: ignore[arg-type]
 
     @property
     def size(self) -> int:
         """Approximate bytes held: body, headers, fingerprint."""
-        header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
+        header_bytes = sum(len(k) + len(v) for k, v in self.headers)
         return len(self.content) + header_bytes + len(self.fingerprint) + 64
 
 
@@ -62,45 +88,74 @@ class StoreStatistics:
 class FlightClaim(Protocol):
     """A hold on a key while its request runs; other processes wait for its reply."""
 
-    async def release(self) -> None:
-        """Give the hold up (after the reply was stored, or the call failed)."""
+    async def finish(self, reply: CachedReply | None) -> None:
+        """Keep ``reply`` for the TTL (``None``: nothing to keep, the outcome is not cacheable)
+        and give the hold up, in one step (one round trip for a shared store)."""
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """:meth:`IdempotencyStore.begin`: the key has a cached reply; answer with it."""
+
+    reply: CachedReply
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """:meth:`IdempotencyStore.begin`: the key is this caller's now; send, then ``finish``."""
+
+    claim: FlightClaim
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """:meth:`IdempotencyStore.begin`: another process holds the key; ``wait`` for its reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """:meth:`IdempotencyStore.begin`: the key is bound to another request (``fingerprint``)."""
+
+    fingerprint: str
+
+
+Begun: TypeAlias = Replay | Claimed | Busy | Mismatch
+"""What :meth:`IdempotencyStore.begin` found: one of four, decided atomically."""
+
+
 class _LocalClaim:
-    """The claim of a store that serves one process: the coordinator already single-flights."""
+    """The claim of the in-memory store: finishing it keeps the reply."""
 
-    async def release(self) -> None:
-        return None
+    __slots__ = ("_key", "_scope", "_store")
 
+    def __init__(self, store: MemoryIdempotencyStore, scope: str, key: str) -> None:
+        self._store, self._scope, self._key = store, scope, key
 
-LOCAL_CLAIM: Final[FlightClaim] = _LocalClaim()
+    async def finish(self, reply: CachedReply | None) -> None:
+        if reply is not None:
+            self._store.keep(self._scope, self._key, reply)
 
 
 @runtime_checkable
 class IdempotencyStore(Protocol):
     """The interface the coordinator uses; a Redis store implements it for several processes.
 
-    For one keyed call the coordinator does: ``bind`` (refuse a key reused for another request),
-    ``get`` (a cached reply answers at once), else ``claim``; with a claim it sends, ``put``s a
-    cacheable outcome and releases the claim; without one (another process holds the key) it
-    ``wait``s for that process's reply, and sends itself only if none lands in time.
+    For one keyed call the coordinator asks once, :meth:`begin`, which decides atomically:
+
+    - :class:`Mismatch`: the key is bound to another request (the coordinator refuses, unsent);
+    - :class:`Replay`: a cached reply answers at once;
+    - :class:`Claimed`: the key is the caller's: it sends, then ``claim.finish(reply)`` keeps a
+      cacheable outcome and releases the key in one step;
+    - :class:`Busy`: another process holds the key: the caller waits (:meth:`wait`) for that
+      process's reply, and sends itself only if none lands in time.
+
+    The first ``begin`` for a key binds it to ``fingerprint`` (method, path, query and body).
+    Replies and bindings are kept for the TTL (the server's replay window: 1 hour).
     """
 
-    async def bind(self, scope: str, key: str, fingerprint: str) -> str:
-        """Bind ``key`` to ``fingerprint`` unless already bound; return the bound fingerprint."""
-        ...
-
-    async def get(self, scope: str, key: str) -> CachedReply | None:
-        """The cached reply for ``key``, or ``None`` (never one older than the TTL)."""
-        ...
-
-    async def put(self, scope: str, key: str, reply: CachedReply) -> None:
-        """Keep ``reply`` for the TTL."""
-        ...
-
-    async def claim(self, scope: str, key: str) -> FlightClaim | None:
-        """Hold ``key`` while its request runs; ``None`` if another process holds it."""
+    async def begin(self, scope: str, key: str, fingerprint: str) -> Begun:
+        """Bind, look up and claim ``key`` in one atomic step; see the class docstring."""
         ...
 
     async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
@@ -147,7 +202,18 @@ class MemoryIdempotencyStore:
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
 
-    async def bind(self, scope: str, key: str, fingerprint: str) -> str:
+    async def begin(self, scope: str, key: str, fingerprint: str) -> Begun:
+        """Bind ``key`` (or find it bound to another request), then replay or claim it. Claims
+        are always granted: within one process the coordinator already lets one call run."""
+        bound = self._bind(scope, key, fingerprint)
+        if bound != fingerprint:
+            return Mismatch(bound)
+        reply = await self.get(scope, key)
+        if reply is not None:
+            return Replay(reply)
+        return Claimed(_LocalClaim(self, scope, key))
+
+    def _bind(self, scope: str, key: str, fingerprint: str) -> str:
         now, slot = self._clock(), (scope, key)
         held = self._bindings.get(slot)
         if held is not None and held[0] > now:
@@ -159,6 +225,7 @@ class MemoryIdempotencyStore:
         return fingerprint
 
     async def get(self, scope: str, key: str) -> CachedReply | None:
+        """The cached reply for ``key``, or ``None`` (never one older than the TTL)."""
         slot = (scope, key)
         held = self._replies.get(slot)
         if held is None:
@@ -174,6 +241,11 @@ class MemoryIdempotencyStore:
         return reply
 
     async def put(self, scope: str, key: str, reply: CachedReply) -> None:
+        """Keep ``reply`` for the TTL."""
+        self.keep(scope, key, reply)
+
+    def keep(self, scope: str, key: str, reply: CachedReply) -> None:
+        """:meth:`put`, without a coroutine."""
         slot = (scope, key)
         if slot in self._replies:
             self._drop(slot)
@@ -183,10 +255,6 @@ class MemoryIdempotencyStore:
         self._replies[slot] = (self._clock() + self.ttl, reply, size)
         self._bytes += size
         self._purge()
-
-    async def claim(self, scope: str, key: str) -> FlightClaim | None:
-        """Always granted: within one process the coordinator already lets one call run."""
-        return LOCAL_CLAIM
 
     async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
         """Nothing to wait for in one process (claims are always granted): the cached reply."""

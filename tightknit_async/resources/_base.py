@@ -6,7 +6,7 @@ import contextvars
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import msgspec
@@ -18,10 +18,16 @@ from ..pagination import AsyncPager
 from ..transport import Multipart
 
 if TYPE_CHECKING:
-    from .._client import AsyncTightknit
     from .._response import APIResponse
 
-__all__ = ["APIResource", "RawResponses", "RequestOptions", "apply_extras", "path_id"]
+__all__ = [
+    "APIResource",
+    "RawResponses",
+    "RequestOptions",
+    "Requester",
+    "apply_extras",
+    "path_id",
+]
 
 T = TypeVar("T")
 
@@ -29,7 +35,7 @@ T = TypeVar("T")
 class RequestOptions(TypedDict, total=False):
     """Per-call options every resource method takes (left out: the client's setting).
 
-    ``idempotency_key``: a UUIDv4 for a mutation (default: a fresh one), ``None`` or ``False``
+    ``idempotency_key``: a UUIDv4 for a mutation (default, or ``None``: a fresh one), ``False``
     for none; ``timeout``: per attempt; ``max_retries``; ``priority``: ``"interactive"`` or
     ``"bulk"``.
 
@@ -202,10 +208,29 @@ class RawResponses:
         return f"<RawResponses of {type(self._resource).__name__}>"
 
 
+class Requester(Protocol):
+    """What a resource needs of its client (:class:`~tightknit_async.AsyncTightknit`): one
+    ``request`` and the decoding mode. Resources depend on this, not on the client module."""
+
+    @property
+    def strict_responses(self) -> bool: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: object = ...,
+        multipart: Multipart | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> APIResponse: ...
+
+
 class APIResource:
     """Base of the resources hung on :class:`~tightknit_async.AsyncTightknit`."""
 
-    def __init__(self, client: AsyncTightknit) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     @property

@@ -11,6 +11,7 @@ from typing import Final, Unpack
 
 import msgspec
 
+from .._exceptions import AlreadyUsedError
 from ..models import Envelope, File, FileUpload
 from ..transport import Multipart, MultipartFile
 from ._base import APIResource, RequestOptions
@@ -91,6 +92,8 @@ class FilesResource(APIResource):
         meta = FileUpload(filename=filename, size=actual, description=description)
         if content_type is None:
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        elif not isinstance(content_type, str) or not content_type.strip():
+            raise TypeError(f"content_type must be a non-empty str or None, got {content_type!r}")
         body = Multipart(
             fields=meta.form_fields(),
             file=MultipartFile(
@@ -121,7 +124,7 @@ def _once(stream: AsyncIterable[bytes]) -> Callable[[], AsyncIterator[bytes]]:
     def factory() -> AsyncIterator[bytes]:
         nonlocal used
         if used:
-            raise RuntimeError("an upload stream can be sent only once")
+            raise AlreadyUsedError("an upload stream can be sent only once")
         used = True
         return stream.__aiter__()
 

@@ -1,9 +1,9 @@
 """The body of ``POST /admin/v0/calendar_events``: each field checked, references resolved, and the
 new `CalendarEvent` built.
 
-Fields are checked in the order ``API.md`` lists them, so the first error reported is the first
-wrong field in that order; every error is a 400 ``VALIDATION_ERROR`` whose message starts with the
-field's name. The rules:
+Fields are checked in the order the API reference lists them (``docs/api.md``), so the first
+error reported is the first wrong field in that order; every error is a 400
+``VALIDATION_ERROR`` whose message starts with the field's name. The rules:
 
 - ``title``: 3-70 characters after stripping; ``start_date``, ``end_date``: ISO-8601 date-times
   with an offset (both are stored in UTC, as the API returns them). How the end relates to the

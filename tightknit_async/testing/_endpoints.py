@@ -1,11 +1,11 @@
 """The API's endpoints: one table row per route, one plain function per handler.
 
 A handler takes a `Call` (the parsed request plus the data) and returns a `Reply`, or raises
-`ApiError`; it never sees aiohttp, so each is a few lines over `Dataset`. To add an endpoint of
-``API.md``, write its handler and add an `Endpoint` to `ENDPOINTS` with the permissions and plan
-it needs; the server mounts every row under ``/admin/v0`` and runs authentication, the rate limit,
-the permission and plan checks and idempotency before the handler, and decodes the body the row
-declares (JSON, or a streamed multipart form).
+`ApiError`; it never sees aiohttp, so each is a few lines over `Dataset`. To add an
+endpoint of ``docs/api.md``, write its handler and add an `Endpoint` to `ENDPOINTS` with the
+permissions and plan it needs; the server mounts every row under ``/admin/v0`` and runs
+authentication, the rate limit, the permission and plan checks and idempotency before the
+handler, and decodes the body the row declares (JSON, or a streamed multipart form).
 
 Permissions and plans are not documented per endpoint. The table's choices: every endpoint needs
 the ``<resource>:<read|write>`` permission of its URL's resource, and the feed posts list needs
@@ -501,4 +501,4 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "PUT", "/groups/{group_id}/members", add_group_members, ("groups:write",), body="json"
     ),
 )
-"""Every endpoint the fake serves: the 16 of ``API.md``."""
+"""Every endpoint the fake serves: the 16 of ``docs/api.md``."""

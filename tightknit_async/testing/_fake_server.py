@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Collection, Iterable, Mapping, Set
 from types import MappingProxyType, TracebackType
@@ -56,10 +57,10 @@ def _check_upload_bytes(name: str, value: int) -> int:
 class FakeTightknit:
     """An in-memory Tightknit API on aiohttp.web that enforces the real API's rules.
 
-    Serves every endpoint of ``API.md`` (key introspection; adding and deactivating members;
-    listing, retrieving, creating and deleting calendar events; feeds and their posts; posts;
-    search; file upload; awards, legacy badges and groups) from deterministic seed data. Every
-    request passes, in order:
+    Serves every endpoint of ``docs/api.md`` (key introspection; adding and deactivating
+    members; listing, retrieving, creating and deleting calendar events; feeds and their posts;
+    posts; search; file upload; awards, legacy badges and groups) from deterministic seed data.
+    Every request passes, in order:
     authentication (401), the per-key rate limit (429 + ``Retry-After``), the endpoint's
     permission and plan (403), the ``Idempotency-Key`` rules (400, 409, replay), injected faults,
     then the handler's validation (400) and effect, and with `drift` on, the alteration of a GET
@@ -144,8 +145,11 @@ class FakeTightknit:
         self.app: web.Application = build_app(self._state, ENDPOINTS)
         """The aiohttp application; usable with ``aiohttp.test_utils.TestServer`` as well."""
         install(self.app, self._drift)
-        self.api_key: str = self.add_key(name="Default test key")
-        """A key with every permission on the enterprise plan."""
+        # Random, not from the seed: two fakes (two "servers") never share a key by accident.
+        self.api_key: str = self.add_key(
+            key=f"sk_test_{secrets.token_hex(16)}", name="Default test key"
+        )
+        """A key with every permission on the enterprise plan, different for every instance."""
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._closed = False

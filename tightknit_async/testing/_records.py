@@ -1,7 +1,7 @@
 """The records the fake server keeps in memory, shaped exactly like the real API's JSON.
 
 Each record is a frozen msgspec Struct whose fields are declared in the order the real API sends
-them (see ``tightknit-api/recorded/``), so encoding one gives the same document, key for key.
+them (see ``tests/models/recorded/``), so encoding one gives the same document, key for key.
 Timestamps are kept as the strings the API sends: calendar events use ISO 8601
 (``2025-03-11T14:45:56.607653+00:00``), posts and their authors the Postgres form
 (``2024-02-01 04:04:39.198523+00``). Updates replace a record (`msgspec.structs.replace`), so a

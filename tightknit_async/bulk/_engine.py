@@ -1,51 +1,9 @@
-"""Bulk jobs: stream any number of items through an async callable, bounded, resumable.
+"""The bulk engine: :class:`BulkJob` and :func:`run_bulk` (see :mod:`tightknit_async.bulk`).
 
-::
-
-    from tightknit_async.bulk import run_bulk
-    from tightknit_async.journal import Journal
-
-    async with AsyncTightknit() as tk, Journal("members.sqlite3") as journal:
-        summary = await run_bulk(
-            rows,                                      # any iterable or async iterable
-            lambda item: tk.members.create(**item.value, **item.options),
-            job="crm-sync-2026-11",                    # names the job: keys and journal rows
-            key=lambda row: row["email"],              # a stable id per item
-            concurrency=16,
-            error_budget=0.05,                         # stop if more than 5% fail
-            journal=journal,                           # resume after a crash, skip what is done
-        )
-    print(summary.succeeded, summary.failed, summary.rate)
-
-How it works:
-
-- ``concurrency`` workers (an anyio task group: structured concurrency, nothing outlives the
-  call) pull items from the input lazily, a chunk of ``batch_size`` at a time. Memory is bounded
-  by ``concurrency + batch_size`` items, whatever the input's length; outcomes are streamed to
-  ``on_result`` or :meth:`BulkJob.results` and counted, not kept (``keep_results=True`` keeps
-  them).
-- ``fn`` receives a :class:`BulkItem`: the item (``.value``), its id, and ``.options`` to pass to
-  any resource method or ``request()``: ``idempotency_key=idempotency_key_for(job, item_id)``
-  (stable across runs, so a re-run replays instead of applying twice) and ``priority="bulk"``
-  (the governor serves interactive calls of the same key first).
-- Each item's outcome is an :class:`ItemResult`: its result or the exception ``fn`` raised
-  (a failure of that item, never of the job), HTTP attempts and whether it was a replay (read
-  from a result with ``attempts``/``replayed`` such as an ``APIResponse``, or given through
-  :meth:`BulkItem.observe`), and whether a journal skipped it.
-- ``error_budget`` (a count, a ratio, or an :class:`ErrorBudget`) stops taking new items once
-  exceeded; the items in flight finish; :meth:`BulkJob.run` then raises
-  :class:`ErrorBudgetExceeded` carrying the summary. :meth:`BulkJob.stop` stops the same way.
-- Cancellation (Ctrl-C under ``asyncio.run``, a cancelled task): no new item starts; items in
-  flight get ``cancel_grace`` seconds to finish (their calls are shielded), then are abandoned;
-  the journal is flushed; :attr:`BulkJob.summary` says where it stopped (``resume_index``, the
-  abandoned ids); the cancellation propagates.
-- With a :class:`~tightknit_async.journal.Journal`, items done in an earlier run of the same
-  ``job`` are skipped, unfinished ones resent with the same key (see that module for exactly
-  what is and is not guaranteed past the server's 1-hour replay window).
-
-Errors of the input itself (its iterator, the ``key`` function), of the journal or of the hooks
-stop the job: in-flight items get the ``cancel_grace`` to finish, the journal is flushed, then
-the error propagates (``summary.stopped == "error"``).
+Workers in one anyio task group take items a batch at a time (claimed in the journal when there
+is one), run ``fn`` on each under a shielded scope (the cancel grace), count and journal the
+outcome, and stop on the error budget, :meth:`BulkJob.stop`, a cancellation or an error of the
+input, a hook or the journal.
 """
 
 from __future__ import annotations
@@ -57,279 +15,44 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
-from typing import Final, Generic, Literal, TypeAlias, TypeVar, cast
+from typing import Final, Generic, Literal, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
 
-from ._exceptions import (
+from .._exceptions import (
+    AlreadyUsedError,
     APIConnectionError,
     APIStatusError,
     GovernorTimeoutError,
     IdempotencyKeyError,
     RequestValidationError,
-    TightknitError,
 )
-from ._progress import Progress, ProgressDisplay
-from .idempotency import idempotency_key_for
-from .journal import ItemClaim, Journal, RunStart
-from .resources._base import RequestOptions
+from ..idempotency import idempotency_key_for
+from ._budget import ErrorBudget, ErrorBudgetExceeded
+from ._journal import ItemClaim, Journal, RunStart
+from ._progress import Progress, RateMeter
+from ._types import (
+    BulkItem,
+    BulkSummary,
+    DuplicateItemError,
+    ItemResult,
+    Stopped,
+    UncertainItemError,
+    reply_facts,
+)
 
-__all__ = [
-    "BulkItem",
-    "BulkJob",
-    "BulkSummary",
-    "DuplicateItemError",
-    "ErrorBudget",
-    "ErrorBudgetExceeded",
-    "ItemResult",
-    "Progress",
-    "ProgressDisplay",
-    "UncertainItemError",
-    "run_bulk",
-]
+__all__ = ["DEFAULT_CANCEL_GRACE", "DEFAULT_CONCURRENCY", "BulkJob", "run_bulk"]
 
 logger: Final = logging.getLogger("tightknit_async.bulk")
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-Stopped: TypeAlias = Literal["completed", "error_budget", "stopped", "cancelled", "error"]
-"""How a run ended: every item taken; the error budget ran out; :meth:`BulkJob.stop` (or the
-consumer of :meth:`BulkJob.results` left early); cancelled; an error of the input, a hook or
-the journal."""
-
 DEFAULT_CONCURRENCY: Final = 8
 DEFAULT_CANCEL_GRACE: Final = 5.0
-_RATE_WINDOW: Final = 10.0
-
-
-# -- errors --------------------------------------------------------------------------------------
-
-
-class ErrorBudgetExceeded(TightknitError):
-    """More items failed than the job's :class:`ErrorBudget` allows; ``summary`` tells the rest."""
-
-    def __init__(self, summary: BulkSummary[object, object], budget: ErrorBudget) -> None:
-        super().__init__(
-            f"bulk job {summary.job!r} stopped: {summary.failed} of "
-            f"{summary.succeeded + summary.failed} items failed, over the error budget "
-            f"({budget}); {summary.succeeded} succeeded, {summary.skipped} skipped"
-        )
-        self.summary = summary
-        self.budget = budget
-
-
-class DuplicateItemError(TightknitError):
-    """The same item id came up twice in one run (detected with a journal); the later one is
-    not sent: with the same idempotency key it could only replay the first or be refused."""
-
-
-class UncertainItemError(TightknitError):
-    """Held, not sent (``uncertain="skip"``): an earlier run sent this item more than the replay
-    window ago and never learned the outcome, so sending it again might apply it twice."""
-
-
-# -- values --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorBudget:
-    """When to give up: more than ``max_failures`` failed items, or a failed fraction above
-    ``max_ratio`` once at least ``min_items`` items were sent (so one early failure is not 100%).
-
-    ``ErrorBudget.coerce(10)`` is ``ErrorBudget(max_failures=10)``; ``coerce(0.05)`` is
-    ``ErrorBudget(max_ratio=0.05)``; ``coerce(0)`` stops at the first failure.
-    """
-
-    max_failures: int | None = None
-    max_ratio: float | None = None
-    min_items: int = 20
-
-    def __post_init__(self) -> None:
-        if self.max_failures is not None and (
-            isinstance(self.max_failures, bool)
-            or not isinstance(self.max_failures, int)
-            or self.max_failures < 0
-        ):
-            raise ValueError(f"max_failures must be an int >= 0, got {self.max_failures!r}")
-        if self.max_ratio is not None and not 0 <= self.max_ratio <= 1:
-            raise ValueError(f"max_ratio must be between 0 and 1, got {self.max_ratio!r}")
-        if isinstance(self.min_items, bool) or self.min_items < 1:
-            raise ValueError(f"min_items must be an int >= 1, got {self.min_items!r}")
-
-    @classmethod
-    def coerce(cls, value: ErrorBudget | int | float | None) -> ErrorBudget | None:
-        """An int is a failure count, a float in [0, 1) a ratio; ``None`` means no budget."""
-        if value is None or isinstance(value, ErrorBudget):
-            return value
-        if isinstance(value, bool):
-            raise TypeError("error_budget must be an int, a float, an ErrorBudget or None")
-        if isinstance(value, int):
-            return cls(max_failures=value)
-        if isinstance(value, float) and 0 <= value < 1:
-            return cls(max_ratio=value)
-        raise ValueError(
-            f"error_budget must be an int >= 0 (failures) or a float in [0, 1) (ratio), "
-            f"got {value!r}"
-        )
-
-    def exceeded(self, failed: int, sent: int) -> bool:
-        """Whether ``failed`` failures among ``sent`` items finished is over the budget."""
-        if self.max_failures is not None and failed > self.max_failures:
-            return True
-        return (
-            self.max_ratio is not None and sent >= self.min_items and failed > self.max_ratio * sent
-        )
-
-    def __str__(self) -> str:
-        parts = []
-        if self.max_failures is not None:
-            parts.append(f"at most {self.max_failures} failures")
-        if self.max_ratio is not None:
-            parts.append(f"at most {self.max_ratio:.1%} failed after {self.min_items} items")
-        return " or ".join(parts) or "unlimited"
-
-
-class BulkItem(Generic[T]):
-    """One item as ``fn`` receives it.
-
-    Attributes:
-        value: the item from the input.
-        id: its id (``key(value)``, else its position in the input), as a str.
-        index: its position in the input (0-based).
-        idempotency_key: ``idempotency_key_for(job, id)``: the same in every run of the job.
-        resumed: an earlier run of the job (per the journal) left it unfinished.
-        uncertain: ... and sent it longer ago than the server's replay window.
-    """
-
-    __slots__ = (
-        "_attempts",
-        "_replayed",
-        "id",
-        "idempotency_key",
-        "index",
-        "resumed",
-        "uncertain",
-        "value",
-    )
-
-    def __init__(self, value: T, *, id: str, index: int, idempotency_key: str) -> None:
-        self.value = value
-        self.id = id
-        self.index = index
-        self.idempotency_key = idempotency_key
-        self.resumed = False
-        self.uncertain = False
-        self._attempts: int | None = None
-        self._replayed: bool | None = None
-
-    @property
-    def options(self) -> RequestOptions:
-        """``{"idempotency_key": ..., "priority": "bulk"}``: pass as ``**item.options``."""
-        return {"idempotency_key": self.idempotency_key, "priority": "bulk"}
-
-    def observe(self, response: object) -> None:
-        """Take ``attempts`` and ``replayed`` from a response (an ``APIResponse``) for this
-        item's :class:`ItemResult`, when ``fn`` returns something that lacks them."""
-        attempts, replayed = _attempts_of(response), _replayed_of(response)
-        if attempts is not None:
-            self._attempts = (self._attempts or 0) + attempts
-        if replayed is not None:
-            self._replayed = bool(self._replayed) or replayed
-
-    def __repr__(self) -> str:
-        return f"<BulkItem #{self.index} id={self.id!r}>"
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult(Generic[T, R]):
-    """The outcome of one item.
-
-    ``result`` is what ``fn`` returned, ``error`` what it raised (one of the two, unless the
-    item was ``skipped``: done in an earlier run, not sent). ``attempts``: HTTP attempts when
-    known (1 otherwise; 0 when skipped); ``replayed``: the answer was a replay.
-    """
-
-    index: int
-    item_id: str
-    item: T
-    result: R | None = None
-    error: Exception | None = None
-    attempts: int = 1
-    replayed: bool = False
-    skipped: bool = False
-    resumed: bool = False
-    uncertain: bool = False
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """Succeeded now, or done in an earlier run."""
-        return self.error is None
-
-    @property
-    def status(self) -> Literal["succeeded", "failed", "skipped"]:
-        if self.skipped:
-            return "skipped"
-        return "succeeded" if self.error is None else "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class BulkSummary(Generic[T, R]):
-    """What a run did.
-
-    Attributes:
-        job: the job's name.
-        stopped: ``completed``, ``error_budget``, ``stopped``, ``cancelled`` or ``error``.
-        seen: items taken from the input.
-        succeeded, failed, skipped, replayed, created, updated: item counts (see
-            :class:`~tightknit_async.bulk.Progress`).
-        resumed: items an earlier run left unfinished, sent again with the same key.
-        uncertain: of those, items of unknown outcome older than the replay window.
-        attempts: HTTP attempts reported by results.
-        elapsed: seconds the run took; ``rate``: items sent per second (skips excluded).
-        not_started: items taken from the input but never sent (the run stopped first).
-        abandoned: ids of items still in flight when the cancel grace ran out (their outcome
-            is unknown; the journal keeps them ``in_flight``, and a re-run resends them).
-        resume_index: the input position from which some item did not finish: every item
-            before it is done (what to skip when restarting without a journal).
-        replay_window_expired: the journal found items of unknown outcome from a run older
-            than the server's replay window (logged as a WARNING).
-        failures: the first ``max_failure_samples`` failed items.
-        results: every outcome, in finishing order, when the job kept them.
-    """
-
-    job: str
-    stopped: Stopped
-    seen: int
-    succeeded: int
-    failed: int
-    skipped: int
-    replayed: int
-    created: int
-    updated: int
-    resumed: int
-    uncertain: int
-    attempts: int
-    elapsed: float
-    rate: float
-    not_started: int
-    abandoned: tuple[str, ...]
-    resume_index: int
-    replay_window_expired: bool
-    failures: tuple[ItemResult[T, R], ...] = ()
-    results: tuple[ItemResult[T, R], ...] | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Every item taken succeeded (or was done before) and the input was exhausted."""
-        return self.stopped == "completed" and self.failed == 0
-
-
-# -- the engine ----------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -355,22 +78,6 @@ class _Tally:
 class _Work(Generic[T]):
     item: BulkItem[T]
     claim: ItemClaim | None = None
-
-
-@dataclass(slots=True)
-class _RateMeter:
-    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=256))
-
-    def rate(self, now: float, sent: int, started: float) -> float:
-        samples = self.samples
-        samples.append((now, sent))
-        while len(samples) > 2 and now - samples[1][0] >= _RATE_WINDOW:
-            samples.popleft()
-        then, sent_then = samples[0]
-        if now - then < 1.0:  # too short a window: the average since the start
-            then, sent_then = started, 0
-        span = now - then
-        return (sent - sent_then) / span if span > 0 else 0.0
 
 
 class BulkJob(Generic[T, R]):
@@ -484,7 +191,7 @@ class BulkJob(Generic[T, R]):
         self._replay_window_expired = False
         self._started = 0.0
         self._finished_at: float | None = None
-        self._meter = _RateMeter()
+        self._meter = RateMeter()
         self._summary: BulkSummary[T, R] | None = None
 
     # -- public ----------------------------------------------------------------------------
@@ -494,6 +201,7 @@ class BulkJob(Generic[T, R]):
 
         Raises:
             ErrorBudgetExceeded: the error budget ran out (its ``summary`` has the counts).
+            AlreadyUsedError: this job ran before (a job is single use).
             BaseException: the cancellation, or an error of the input, a hook or the journal,
                 after in-flight items finished and the journal was flushed; :attr:`summary`
                 is set either way.
@@ -570,7 +278,7 @@ class BulkJob(Generic[T, R]):
 
     async def _drive(self, emit: Callable[[ItemResult[T, R]], Awaitable[None]]) -> None:
         if self._used:
-            raise RuntimeError("a BulkJob runs once; create another for another run")
+            raise AlreadyUsedError("a BulkJob runs once; create another for another run")
         self._used = True
         self._started = anyio.current_time()
         stopped: Stopped = "error"
@@ -718,8 +426,7 @@ class BulkJob(Generic[T, R]):
         if scope.cancelled_caught or (scope.cancel_called and error is not None):
             self._abandoned.append((item.index, item.id))
             return None
-        attempts = item._attempts or _attempts_of(value) or 1
-        replayed = bool(item._replayed or _replayed_of(value) or _replayed_of(error))
+        attempts, replayed, status = reply_facts(item, value, error)
         result: ItemResult[T, R] = ItemResult(
             index=item.index,
             item_id=item.id,
@@ -749,7 +456,7 @@ class BulkJob(Generic[T, R]):
                 item.id,
                 ok=error is None,
                 maybe_applied=error is not None and _maybe_applied(error),
-                status=_status_of(value if error is None else error),
+                status=status,
                 outcome=None if error is not None else _outcome_name(created),
                 replayed=replayed,
                 attempts=attempts,
@@ -987,27 +694,10 @@ def _positive_int(name: str, value: object) -> None:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
 
 
-def _attempts_of(value: object) -> int | None:
-    attempts = getattr(value, "attempts", None)
-    if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts > 0:
-        return attempts
-    return None
-
-
-def _replayed_of(value: object) -> bool | None:
-    replayed = getattr(value, "replayed", None)
-    return replayed if isinstance(replayed, bool) else None
-
-
 def _outcome_name(created: object) -> str:
     if isinstance(created, bool):
         return "created" if created else "updated"
     return "ok"
-
-
-def _status_of(value: object) -> int | None:
-    status = getattr(value, "status_code", None)
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
 def _maybe_applied(error: BaseException) -> bool:

@@ -30,13 +30,15 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-__all__ = ["Progress", "ProgressDisplay", "format_duration", "is_interactive"]
+__all__ = ["Progress", "ProgressDisplay", "RateMeter", "format_duration", "is_interactive"]
 
 _CLEAR_TO_END: Final = "\x1b[K"
 _BAR_WIDTH: Final = 24
+_RATE_WINDOW: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,25 @@ class Progress:
         if not self.total:
             return None
         return min(1.0, self.done / self.total)
+
+
+@dataclass(slots=True)
+class RateMeter:
+    """Items sent per second over about the last 10 seconds (:attr:`Progress.rate`); the
+    average since the start while fewer than 1 second of samples are kept."""
+
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=256))
+
+    def rate(self, now: float, sent: int, started: float) -> float:
+        samples = self.samples
+        samples.append((now, sent))
+        while len(samples) > 2 and now - samples[1][0] >= _RATE_WINDOW:
+            samples.popleft()
+        then, sent_then = samples[0]
+        if now - then < 1.0:  # too short a window: the average since the start
+            then, sent_then = started, 0
+        span = now - then
+        return (sent - sent_then) / span if span > 0 else 0.0
 
 
 def format_duration(seconds: float | None) -> str:

@@ -37,13 +37,20 @@ from typing import Final, Literal, TextIO
 import anyio
 import msgspec
 
-from . import _codec
-from ._config import resolve_api_key
-from ._exceptions import AuthenticationError, PermissionDeniedError, RequestValidationError
+from .. import _codec
+from .._config import resolve_api_key
+from .._exceptions import (
+    AuthenticationError,
+    PermissionDeniedError,
+    RequestValidationError,
+    TightknitError,
+)
+from ..models import Envelope, MemberCreate, MemberResult, MemberUpsert
+from ._budget import ErrorBudget, ErrorBudgetExceeded
+from ._engine import BulkJob
+from ._journal import Journal, JournalError
 from ._progress import ProgressDisplay, format_duration
-from .bulk import BulkItem, BulkJob, BulkSummary, ErrorBudget, ErrorBudgetExceeded, ItemResult
-from .journal import Journal, JournalError
-from .models import Envelope, MemberCreate, MemberResult, MemberUpsert
+from ._types import BulkItem, BulkSummary, ItemResult
 
 __all__ = ["ImportOptions", "add_import_parser", "import_members", "options_from_args"]
 
@@ -57,10 +64,9 @@ EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 EXIT_TERMINATED: Final = 143
-_MEMBERS_PATH: Final = "/admin/v0/members"
 
 
-class InputError(Exception):
+class InputError(TightknitError):
     """The file cannot be imported at all (unreadable, no or a wrong header)."""
 
 
@@ -329,16 +335,6 @@ class FailedRows:
 # -- importing -----------------------------------------------------------------------------------
 
 
-class Imported(msgspec.Struct, frozen=True, kw_only=True):
-    """What one row's call did (an ``ItemResult.result``)."""
-
-    member_id: str
-    created: bool
-    replayed: bool
-    attempts: int
-    status_code: int
-
-
 def default_job(digest: str) -> str:
     return f"members-{digest[:12]}"
 
@@ -396,7 +392,7 @@ async def import_members(
             say(f"  ({done:,} already imported by an earlier run of this job: skipped)")
         return EXIT_OK if not validation.invalid else EXIT_FAILED
 
-    from ._client import AsyncTightknit
+    from .._client import AsyncTightknit
 
     try:
         api_key = resolve_api_key(options.api_key)
@@ -435,25 +431,25 @@ async def import_members(
         invalid_skipped += 1
         failed_rows.add(row.raw)
 
-    async def send(item: BulkItem[Member]) -> Imported:
-        response = await client.request("POST", _MEMBERS_PATH, json=item.value.body, **item.options)
-        result = MemberResult.from_response(
+    async def send(item: BulkItem[Member]) -> MemberResult:
+        body = item.value.body  # a MemberCreate: these three fields are all it holds
+        response = await client.members.with_raw_response.create(
+            email=body.email,
+            full_name=body.full_name,
+            avatar_url_original=body.avatar_url_original,
+            **item.options,  # the item's deterministic idempotency key, the bulk lane
+        )
+        item.observe(response)  # attempts, replay and status for the summary and the journal
+        return MemberResult.from_response(
             response.parse(Envelope[MemberUpsert], strict=client.strict_responses),
             response.status_code,
-        )
-        return Imported(
-            member_id=result.member.id,
-            created=result.created,
-            replayed=response.replayed,
-            attempts=response.attempts,
-            status_code=response.status_code,
         )
 
     budget = None
     if options.max_failures is not None or options.max_failure_ratio is not None:
         budget = ErrorBudget(max_failures=options.max_failures, max_ratio=options.max_failure_ratio)
     interrupted: int | None = None
-    summary: BulkSummary[Member, Imported] | None = None
+    summary: BulkSummary[Member, MemberResult] | None = None
     members = valid_members(options.file, validation.invalid, on_invalid)
     journal = Journal(journal_path, redact=[api_key], owner=api_key) if journal_path else None
     try:
@@ -465,9 +461,9 @@ async def import_members(
                 except (sqlite3.Error, JournalError, OSError) as exc:
                     warn(f"error: cannot use the journal {journal_path}: {exc}")
                     return EXIT_USAGE
-            job: BulkJob[Member, Imported]
+            job: BulkJob[Member, MemberResult]
 
-            def on_result(result: ItemResult[Member, Imported]) -> None:
+            def on_result(result: ItemResult[Member, MemberResult]) -> None:
                 nonlocal listed
                 error = result.error
                 if error is None:
@@ -536,7 +532,7 @@ def _print_summary(
     say: Callable[[str], None],
     options: ImportOptions,
     validation: Validation,
-    summary: BulkSummary[Member, Imported] | None,
+    summary: BulkSummary[Member, MemberResult] | None,
     invalid_skipped: int,
     failed_rows: FailedRows,
     fatal: list[str],

@@ -1,0 +1,361 @@
+"""One call, one way down and one answer back up: the call description and the runner.
+
+::
+
+    AsyncTightknit.request()      builds one immutable CallDescription
+      -> IdempotencyCoordinator   replay and single-flight (keyed calls), hands a claim down
+        -> Runner.run()           the retry loop: governor slot -> transport -> classify -> backoff
+          -> RateGovernor         one slot per attempt, in the call's lane; 429 feedback
+          -> AsyncTransport       one HTTP attempt
+      <- APIResponse              built in one place (Runner.settle), for live and replayed replies
+
+Nothing below calls back up: the coordinator passes the runner its claim on the key (a handle of
+the store's, which the runner finishes with the reply to keep), never a callback of its own, and
+the runner knows nothing of the coordinator or the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable
+from typing import Final
+
+import msgspec
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from ._clock import Clock
+from ._config import Timeout
+from ._exceptions import APIConnectionError, APIStatusError
+from ._response import APIResponse, error_from_response
+from ._types import Priority
+from ._waits import waits_enabled
+from .governor import RateGovernor
+from .idempotency._machine import (
+    Answer,
+    CallSpec,
+    CallState,
+    Completed,
+    Failed,
+    NoAnswer,
+    Outcome,
+    Sending,
+    Waiting,
+)
+from .idempotency._store import CachedReply, FlightClaim, Headers, header_pairs
+from .retry import RetryPolicy
+from .transport import AsyncTransport, Multipart, Request, Response
+
+__all__ = ["ATTEMPT_HEADER", "REPLAYED_HEADER", "CallDescription", "Counters", "Runner"]
+
+logger: Final = logging.getLogger("tightknit_async")
+
+ATTEMPT_HEADER: Final = "X-Tightknit-Attempt"
+REPLAYED_HEADER: Final = "x-idempotent-replayed"
+_ATTEMPT_NUMBERS: Final = tuple(str(n) for n in range(10))
+
+
+class CallDescription(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Everything about one call, built once by ``request()`` and read by every layer below.
+
+    ``headers`` are the call's own (key, content type, caller's headers); each attempt sends a copy
+    with its ``X-Tightknit-Attempt`` added. ``started`` and ``deadline`` are readings of the
+    client's monotonic clock; ``deadline`` bounds the whole call (queue, attempts, backoff).
+    """
+
+    method: str
+    url: str
+    path: str
+    """The path alone, for logs, errors and the response."""
+    target: str
+    """Path and query: part of the idempotency fingerprint."""
+    content: bytes | Multipart | None
+    headers: CIMultiDict[str]
+    idempotency_key: str | None
+    minted: bool
+    """The key was minted for this call: it cannot collide, so the store is not asked."""
+    timeout: Timeout
+    """Per attempt, clipped to what is left of the deadline."""
+    policy: RetryPolicy
+    lane: Priority
+    started: float
+    deadline: float | None
+
+
+class Counters(msgspec.Struct, kw_only=True, gc=False):
+    """A client's running counts (see :class:`~tightknit_async.ClientStatistics`)."""
+
+    calls: int = 0
+    attempts: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    replayed: int = 0
+    failures: int = 0
+
+
+class Runner:
+    """Runs a call's attempts to its end and builds its answer; one per client.
+
+    Args:
+        transport: where attempts go.
+        clock: the client's clock (monotonic readings and sleeps).
+        secret: the API key, scrubbed from error messages and bodies (never shown).
+        counters: the client's counters, updated per attempt.
+        rng: randomness for backoff jitter (tests seed it).
+
+    ``governor`` (set by the client once resolved) gives each attempt its slot.
+    """
+
+    __slots__ = ("_rng", "_secret", "clock", "counters", "governor", "transport")
+
+    def __init__(
+        self,
+        *,
+        transport: AsyncTransport,
+        clock: Clock,
+        secret: str,
+        counters: Counters,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.transport = transport
+        self.clock = clock
+        self.counters = counters
+        self.governor: RateGovernor | None = None
+        self._secret = secret
+        self._rng = rng or random.Random()
+
+    def __repr__(self) -> str:
+        return f"<Runner transport={self.transport!r} governor={self.governor!r}>"
+
+    # -- the retry loop ------------------------------------------------------------------------
+
+    async def run(self, call: CallDescription, claim: FlightClaim | None = None) -> APIResponse:
+        """Send ``call`` until it succeeds or fails for good (see
+        :mod:`tightknit_async.idempotency._machine`); return its :class:`APIResponse`.
+
+        With a ``claim`` (a keyed call that holds its key), a cacheable outcome is kept through
+        ``claim.finish`` before the call returns or raises, and the claim is always finished.
+
+        Raises the last attempt's :class:`APIStatusError` or :class:`APIConnectionError`.
+        """
+        clock = self.clock
+        governor = self.governor
+        spec = CallSpec(
+            method=call.method,
+            keyed=call.idempotency_key is not None,
+            policy=call.policy,
+            started=call.started,
+            paced=governor is not None,
+        )
+        deadline = call.deadline
+        state: CallState = Sending(spec, 1)
+        response: Response | None = None
+        error: APIStatusError | APIConnectionError | None = None
+        try:
+            while True:
+                # The states in the order a call meets them most often; isinstance narrows each.
+                if isinstance(state, Sending):
+                    attempt = state.attempt
+                    remaining = None if deadline is None else deadline - clock.monotonic()
+                    outcome: Outcome
+                    try:
+                        response = await self._attempt(call, governor, attempt, remaining)
+                    except APIConnectionError as exc:
+                        response, error, outcome = None, exc, NoAnswer(exc.request_sent)
+                    else:
+                        status = response.status_code
+                        if 200 <= status < 300:
+                            outcome = Answer(status)
+                        else:  # the error parses Retry-After once: the machine reads it there
+                            error = self._error(call, response, replayed=_is_replay(response))
+                            outcome = Answer(status, error.retry_after)
+                    state = state.next(outcome, clock.monotonic(), self._rng)
+                elif isinstance(state, Completed):
+                    assert response is not None
+                    if claim is not None:
+                        held, claim = claim, None
+                        await held.finish(_reply(response, call) if state.cacheable else None)
+                    return self.settle(
+                        call,
+                        response.status_code,
+                        response.headers,
+                        response.content,
+                        replayed=_is_replay(response),
+                        attempts=state.attempt,
+                    )
+                elif isinstance(state, Waiting):
+                    logger.debug(
+                        "%s %s: retrying in %.3fs (%s after attempt %d)",
+                        call.method,
+                        call.path,
+                        state.delay,
+                        state.reason,
+                        state.attempt,
+                    )
+                    if state.delay > 0 and waits_enabled():
+                        await clock.sleep(state.delay)
+                    state = state.next()
+                elif isinstance(state, Failed):
+                    assert error is not None
+                    if claim is not None:
+                        held, claim = claim, None
+                        keep = state.cacheable and response is not None
+                        await held.finish(_reply(response, call) if keep else None)  # type: ignore[arg-type]
+                    if state.note:
+                        error.add_note(state.note)
+                    raise error
+                else:  # Fresh and Replayed are the coordinator's: never reached here
+                    raise AssertionError(f"unexpected state {state!r}")
+        finally:
+            if claim is not None:  # cancelled, or an unexpected error: release, keep nothing
+                await claim.finish(None)
+
+    def _attempt(
+        self,
+        call: CallDescription,
+        governor: RateGovernor | None,
+        attempt: int,
+        remaining: float | None,
+    ) -> Awaitable[Response]:
+        """One HTTP attempt: a governor slot, then the transport (and a log line at DEBUG).
+
+        With a slot free at once and DEBUG off, this returns the transport's own coroutine, with
+        no frame of the runner's around it.
+        """
+        if governor is not None and not governor.try_acquire_nowait(call.lane):
+            return self._paced_attempt(call, governor, attempt, remaining)
+        request = self._request_for(call, attempt, remaining)
+        if logger.isEnabledFor(logging.DEBUG):
+            return self._logged_send(call, request, attempt)
+        return self.transport.send(request)
+
+    async def _paced_attempt(
+        self,
+        call: CallDescription,
+        governor: RateGovernor,
+        attempt: int,
+        remaining: float | None,
+    ) -> Response:
+        """An attempt that waits in its lane for a slot, within what is left of the deadline."""
+        clock = self.clock
+        waited_from = clock.monotonic()
+        await governor.acquire(call.lane, max_wait=remaining)
+        if remaining is not None:
+            remaining -= clock.monotonic() - waited_from
+        request = self._request_for(call, attempt, remaining)
+        if logger.isEnabledFor(logging.DEBUG):
+            return await self._logged_send(call, request, attempt)
+        return await self.transport.send(request)
+
+    def _request_for(self, call: CallDescription, attempt: int, remaining: float | None) -> Request:
+        """The attempt's request: its attempt header, its timeout clipped to the deadline."""
+        attempt_headers = call.headers.copy()
+        attempt_headers[ATTEMPT_HEADER] = (
+            _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
+        )
+        attempt_timeout = call.timeout
+        total = attempt_timeout.total
+        if remaining is not None and (total is None or total > remaining):
+            attempt_timeout = attempt_timeout.clipped(remaining)
+        counters = self.counters
+        counters.attempts += 1
+        if attempt > 1:
+            counters.retries += 1
+        return Request(
+            call.method, call.url, attempt_headers, call.content, attempt_timeout, call.path
+        )
+
+    async def _logged_send(self, call: CallDescription, request: Request, attempt: int) -> Response:
+        """Send, and log the attempt's outcome at DEBUG (method, path, status, attempt, time)."""
+        clock = self.clock
+        sent_at = clock.monotonic()
+        try:
+            response = await self.transport.send(request)
+        except APIConnectionError as exc:
+            _log_attempt(call, type(exc).__name__, attempt, sent_at, clock)
+            raise
+        _log_attempt(call, response.status_code, attempt, sent_at, clock)
+        return response
+
+    def _error(
+        self, call: CallDescription, response: Response, *, replayed: bool
+    ) -> APIStatusError:
+        """The status error of an error reply; a fresh 429 is counted and pauses the key."""
+        error = error_from_response(
+            call.method, call.path, response, replayed=replayed, secret=self._secret
+        )
+        if response.status_code == 429 and not replayed:
+            self.counters.rate_limited += 1
+            governor = self.governor
+            if governor is not None:
+                governor.on_rate_limited(error.retry_after)
+        return error
+
+    # -- the answer ------------------------------------------------------------------------------
+
+    def settle(
+        self,
+        call: CallDescription,
+        status: int,
+        headers: CIMultiDictProxy[str] | Headers | object,
+        content: bytes,
+        *,
+        replayed: bool,
+        attempts: int,
+    ) -> APIResponse:
+        """The one place an answer is built, live or replayed: an :class:`APIResponse` for a
+        2xx, else the status error raised. Headers are always a case-insensitive multidict with
+        the server's names and repeated headers, whether the reply is live or replayed."""
+        if not isinstance(headers, CIMultiDictProxy):
+            pairs = headers if isinstance(headers, tuple) else header_pairs(headers)  # type: ignore[arg-type]
+            headers = CIMultiDictProxy(CIMultiDict(pairs))
+        if not 200 <= status < 300:
+            raise self._error(call, Response(status, headers, content), replayed=replayed)
+        return APIResponse(
+            status_code=status,
+            headers=headers,
+            content=content,
+            method=call.method,
+            path=call.path,
+            replayed=replayed,
+            idempotency_key=call.idempotency_key,
+            attempts=attempts,
+            elapsed=self.clock.monotonic() - call.started,
+        )
+
+    def replay(self, call: CallDescription, reply: CachedReply) -> APIResponse:
+        """Answer ``call`` with a cached ``reply``, without the network (``replayed=True``)."""
+        logger.debug("%s %s -> %s replayed from cache", call.method, call.path, reply.status_code)
+        return self.settle(
+            call, reply.status_code, reply.headers, reply.content, replayed=True, attempts=0
+        )
+
+
+def _reply(response: Response, call: CallDescription) -> CachedReply:
+    """What a keyed call keeps for replay: status, headers (less the server's replay mark, as
+    ours says it), body, and the fingerprint the key is bound to (set by the store's binding)."""
+    # str(): aiohttp's names are istr, which a shared store's encoder does not take
+    pairs = tuple(
+        (str(name), value)
+        for name, value in response.headers.items()
+        if name.lower() != REPLAYED_HEADER
+    )
+    return CachedReply(response.status_code, pairs, response.content, "")
+
+
+def _is_replay(response: Response) -> bool:
+    return response.headers.get(REPLAYED_HEADER, "").lower() == "true"
+
+
+def _log_attempt(
+    call: CallDescription, outcome: int | str, attempt: int, sent_at: float, clock: Clock
+) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s %s -> %s attempt=%d elapsed=%.3fs",
+            call.method,
+            call.path,
+            outcome,
+            attempt,
+            clock.monotonic() - sent_at,
+        )

@@ -1,0 +1,786 @@
+"""The bulk journal: a SQLite file recording, per job and item, its key, state and outcome.
+
+A bulk job (:mod:`tightknit_async.bulk`) that is given a :class:`Journal` can be stopped at any
+point (Ctrl-C, a crash, ``SIGKILL``, a reboot) and run again with the same job name and input:
+the re-run **skips** every item recorded ``done`` and **resends** every other one with the same
+deterministic ``Idempotency-Key`` (:func:`~tightknit_async.idempotency_key_for`), so an item the
+server already applied is answered from its replay cache instead of being applied again.
+
+Rows are keyed by ``(job, item_id)``::
+
+    state          pending -> in_flight -> done | failed          (uncertain: see below)
+    idempotency_key, sends (runs that sent it), attempts (HTTP attempts, all runs),
+    status, outcome ("created", "updated", "ok"), replayed, error_class, error_message,
+    maybe_applied, last_sent_at, first_seen_at, updated_at, finished_at
+
+An item is marked ``in_flight`` (committed) *before* it is sent, and ``done`` or ``failed`` after
+its answer, so after any crash its row says whether its outcome is known.
+
+What is guaranteed, and what is not:
+
+- An item recorded ``done`` is never sent again by a re-run of the job, however much later.
+  This is the journal alone: it holds past the server's 1-hour replay window.
+- An item whose outcome is unknown (``in_flight`` when the process died, or ``failed`` without an
+  answer: a dropped connection, a timeout, a 5xx, a 409) is resent with the same key. Within the
+  server's replay window (1 hour) that is exactly-once: the server replays what it applied.
+- Past the window the server has forgotten the key, so such an item may be applied a second time.
+  The journal cannot know whether the lost request reached the server; it reports these items as
+  *uncertain* (a WARNING log line and ``replay_window_expired`` in the job's summary), and by
+  default resends them. For upserts such as ``members.create`` (keyed by e-mail) a second apply
+  is an update with the same data: harmless. For creates that are not upserts, run the job with
+  ``uncertain="skip"``: such items are then held in state ``uncertain`` (reported as failures)
+  for you to check, and never sent.
+- At most one chunk of items (the engine's ``batch_size``) is marked ``in_flight`` ahead of being
+  sent; after a crash those count as unknown too (resent with their key: harmless).
+- Durability: WAL with ``synchronous=NORMAL`` survives the process being killed at any moment
+  (every commit is in the OS's hands); after a power loss or OS crash the last commits may be
+  lost (pass ``synchronous="FULL"`` to fsync every commit). One run of a job at a time: two
+  processes running the same job concurrently are not coordinated by the journal (the server's
+  idempotency still keeps them from applying an item twice within the window).
+
+Nothing secret is stored: error messages are truncated to 500 characters, ``Bearer`` tokens and
+the strings given as ``redact=`` (the CLI passes the API key) are replaced by ``<redacted>``.
+
+All database work runs off the event loop, on one worker thread that owns the only connection.
+Outcomes are queued without waiting and written in batches, one write transaction per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, Literal, Self, TypeAlias, TypeVar
+
+from .._exceptions import TightknitError
+from ..idempotency import DEFAULT_REPLAY_TTL
+
+__all__ = [
+    "ItemClaim",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalStatistics",
+    "RunRecord",
+    "RunStart",
+]
+
+State: TypeAlias = Literal["pending", "in_flight", "done", "failed", "uncertain"]
+ClaimAction: TypeAlias = Literal["send", "skip", "hold", "duplicate"]
+
+SCHEMA_VERSION: Final = 1
+MAX_MESSAGE: Final = 500
+_MAX_VARIABLES: Final = 500  # ids per SELECT ... IN (...): far below SQLite's limit
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS items (
+    job TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'in_flight', 'done', 'failed', 'uncertain')),
+    run_id TEXT,
+    sends INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    maybe_applied INTEGER NOT NULL DEFAULT 0,
+    last_sent_at REAL,
+    status INTEGER,
+    outcome TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0,
+    error_class TEXT,
+    error_message TEXT,
+    first_seen_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    finished_at REAL,
+    PRIMARY KEY (job, item_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_state ON items (job, state);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    stopped TEXT,
+    succeeded INTEGER,
+    failed INTEGER,
+    skipped INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, started_at);
+"""
+
+_RUN_COLUMNS: Final = "run_id, job, started_at, ended_at, stopped, succeeded, failed, skipped"
+_ENTRY_COLUMNS: Final = (
+    "job",
+    "item_id",
+    "idempotency_key",
+    "state",
+    "run_id",
+    "sends",
+    "attempts",
+    "maybe_applied",
+    "last_sent_at",
+    "status",
+    "outcome",
+    "replayed",
+    "error_class",
+    "error_message",
+    "first_seen_at",
+    "updated_at",
+    "finished_at",
+)
+_BEARER: Final = re.compile(r"(?i)(bearer\s+)\S+")
+
+T = TypeVar("T")
+
+
+class JournalError(TightknitError):
+    """The journal file cannot be used: another schema version, or a failed write."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One item's row (timestamps are seconds since the epoch)."""
+
+    job: str
+    item_id: str
+    idempotency_key: str
+    state: State
+    run_id: str | None
+    sends: int
+    attempts: int
+    maybe_applied: bool
+    last_sent_at: float | None
+    status: int | None
+    outcome: str | None
+    replayed: bool
+    error_class: str | None
+    error_message: str | None
+    first_seen_at: float
+    updated_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of a job: when, and how it stopped (``stopped`` is None if it never said: the
+    process died)."""
+
+    run_id: str
+    job: str
+    started_at: float
+    ended_at: float | None
+    stopped: str | None
+    succeeded: int | None
+    failed: int | None
+    skipped: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """What :meth:`Journal.begin_run` found: the new run's id and the job's earlier state.
+
+    ``unfinished``: items of earlier runs not ``done``; ``stale``: those of them whose outcome is
+    unknown and which were last sent more than the replay window ago (``oldest_stale``: when the
+    oldest was sent); ``previous``: the latest earlier run, if any.
+    """
+
+    run_id: str
+    job: str
+    started_at: float
+    done: int
+    unfinished: int
+    stale: int
+    oldest_stale: float | None
+    previous: RunRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemClaim:
+    """What to do with one item, decided (and committed) by :meth:`Journal.claim`.
+
+    ``action``: ``send`` (now ``in_flight``), ``skip`` (``done`` in an earlier run), ``hold``
+    (uncertain and ``resend_uncertain=False``: left in state ``uncertain``), ``duplicate`` (the
+    same id already came up in this run). ``resumed``: an earlier run left it unfinished;
+    ``uncertain``: its outcome is unknown and older than the replay window. The ``prior_*``
+    fields let :meth:`Journal.release` undo a ``send`` claim for an item that was never sent.
+    """
+
+    item_id: str
+    action: ClaimAction
+    resumed: bool = False
+    uncertain: bool = False
+    prior_state: str | None = None
+    prior_run_id: str | None = None
+    prior_last_sent_at: float | None = None
+    prior_maybe_applied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStatistics:
+    """Counters since the journal was opened: write transactions and the rows they wrote."""
+
+    transactions: int
+    outcomes_written: int
+    claims: int
+
+
+_Outcome: TypeAlias = tuple[
+    str,  # state
+    int,  # maybe_applied
+    int | None,  # status
+    str | None,  # outcome
+    int,  # replayed
+    int,  # attempts
+    str | None,  # error_class
+    str | None,  # error_message
+    float,  # finished_at
+    float,  # updated_at
+    str,  # job
+    str,  # item_id
+    str,  # run_id
+]
+
+
+class Journal:
+    """A SQLite journal of bulk job items; open it with ``async with``.
+
+    Args:
+        path: the database file (created with its directory's permissions if missing).
+        replay_window: seconds the server replays an idempotency key (Tightknit: 3600); items of
+            unknown outcome last sent longer ago than this are *uncertain*.
+        clock: wall-clock seconds since the epoch (``time.time``); the journal outlives processes,
+            so it cannot use a monotonic clock. Tests pass a fake.
+        synchronous: SQLite's ``synchronous`` setting: ``NORMAL`` (survives a killed process) or
+            ``FULL`` (also survives power loss, an fsync per commit).
+        redact: strings never to store (the API key); replaced by ``<redacted>`` in messages.
+        owner: who the jobs belong to (the CLI passes the API key; only its SHA-256 is stored).
+            A job begun under one owner raises ``JournalError`` when begun under another, so a
+            journal is never shared across API keys.
+
+    Raises:
+        JournalError: on open, for a file written by an incompatible version.
+        sqlite3.Error: if the file cannot be opened or written.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        replay_window: float = DEFAULT_REPLAY_TTL,
+        clock: Callable[[], float] = time.time,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        redact: Iterable[str] = (),
+        owner: str | None = None,
+    ) -> None:
+        if not replay_window > 0:
+            raise ValueError(f"replay_window must be > 0 seconds, got {replay_window!r}")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+        self.path = os.fspath(path)
+        self.replay_window = float(replay_window)
+        self._clock = clock
+        self._synchronous = synchronous
+        self._redact = tuple(secret for secret in redact if secret)
+        # A digest of whoever owns the jobs (the CLI passes the API key): a job journaled for one
+        # tenant is never resumed, or skipped as done, under another.
+        self._owner = None if owner is None else hashlib.sha256(owner.encode()).hexdigest()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None  # touched by the worker thread only
+        self._lock = threading.Lock()
+        self._queued: list[_Outcome] = []
+        self._flush_scheduled = False
+        self._write_error: BaseException | None = None
+        self._closed = False
+        self._transactions = self._outcomes_written = self._claims = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> Self:
+        """Open (creating if needed) the file; idempotent. Also done by ``async with``."""
+        if self._closed:
+            raise JournalError("this Journal is closed; create a new one")
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="tightknit-journal"
+            )
+            try:
+                await self._call(self._connect)
+            except BaseException:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+                raise
+        return self
+
+    async def aclose(self) -> None:
+        """Write what is queued, close the connection and stop the thread; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.wrap_future(executor.submit(self._close_connection))
+        finally:
+            executor.shutdown(wait=False)
+        self._raise_write_error()
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._executor else "not opened"
+        return f"<Journal {self.path!r} {state} transactions={self._transactions}>"
+
+    def statistics(self) -> JournalStatistics:
+        """Write transactions committed and outcome rows written so far."""
+        return JournalStatistics(
+            transactions=self._transactions,
+            outcomes_written=self._outcomes_written,
+            claims=self._claims,
+        )
+
+    # -- the engine's side -----------------------------------------------------------------
+
+    async def begin_run(self, job: str) -> RunStart:
+        """Register a new run of ``job`` and report what earlier runs left behind."""
+        return await self._call(self._begin_run, _check_job(job))
+
+    async def claim(
+        self,
+        job: str,
+        run_id: str,
+        items: Sequence[tuple[str, str]],
+        *,
+        resend_uncertain: bool = True,
+    ) -> list[ItemClaim]:
+        """Decide, in one transaction, what to do with each ``(item_id, idempotency_key)``.
+
+        New and unfinished items become ``in_flight`` (committed before this returns, so before
+        they are sent); ``done`` items are skipped. Returns one :class:`ItemClaim` per item, in
+        order.
+        """
+        if not items:
+            return []
+        return await self._call(self._claim, job, run_id, list(items), resend_uncertain)
+
+    def record(
+        self,
+        job: str,
+        run_id: str,
+        item_id: str,
+        *,
+        ok: bool,
+        maybe_applied: bool = False,
+        status: int | None = None,
+        outcome: str | None = None,
+        replayed: bool = False,
+        attempts: int = 1,
+        error: BaseException | None = None,
+    ) -> None:
+        """Queue an item's outcome (``done`` if ``ok``, else ``failed``); returns at once.
+
+        Queued outcomes are written in batches, one transaction each; :meth:`flush` waits for
+        them. A failed write is raised by the next awaited call.
+        """
+        self._check_open()
+        now = self._clock()
+        error_class = error_message = None
+        if error is not None:
+            error_class = type(error).__name__
+            error_message = self._scrub(str(error))
+        row: _Outcome = (
+            "done" if ok else "failed",
+            int(maybe_applied and not ok),
+            status,
+            outcome,
+            int(replayed),
+            attempts,
+            error_class,
+            error_message,
+            now,
+            now,
+            job,
+            item_id,
+            run_id,
+        )
+        with self._lock:
+            self._queued.append(row)
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        assert self._executor is not None
+        self._executor.submit(self._write_queued)
+
+    async def release(self, job: str, run_id: str, claims: Sequence[ItemClaim]) -> None:
+        """Undo ``send`` claims of items that were never sent (back to their earlier state, or
+        ``pending`` for new ones)."""
+        sends = [claim for claim in claims if claim.action == "send"]
+        if sends:
+            await self._call(self._release, job, run_id, sends)
+
+    async def end_run(
+        self, run_id: str, stopped: str, *, succeeded: int, failed: int, skipped: int
+    ) -> None:
+        """Write what is queued and record how the run stopped."""
+        await self._call(self._end_run, run_id, stopped, succeeded, failed, skipped)
+
+    async def flush(self) -> None:
+        """Wait until every queued outcome is committed."""
+        await self._call(_nothing)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    async def counts(self, job: str) -> dict[str, int]:
+        """Items of ``job`` per state (states with no item are left out)."""
+        return await self._call(self._counts, job)
+
+    async def entry(self, job: str, item_id: str) -> JournalEntry | None:
+        """One item's row, or ``None``."""
+        rows = await self._call(self._select_entries, job, None, item_id, 1)
+        return rows[0] if rows else None
+
+    async def entries(
+        self, job: str, *, states: Iterable[State] | None = None, limit: int | None = None
+    ) -> list[JournalEntry]:
+        """Rows of ``job`` (optionally only in ``states``), oldest first, at most ``limit``."""
+        wanted = None if states is None else tuple(states)
+        return await self._call(self._select_entries, job, wanted, None, limit)
+
+    async def runs(self, job: str) -> list[RunRecord]:
+        """The runs of ``job``, oldest first."""
+        return await self._call(self._select_runs, job)
+
+    # -- the worker thread -----------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        self._check_open()
+        assert self._executor is not None
+        result = await asyncio.wrap_future(self._executor.submit(fn, *args))
+        self._raise_write_error()
+        return result
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JournalError("this Journal is closed")
+        if self._executor is None:
+            raise JournalError("open the Journal first (async with Journal(...) as journal)")
+
+    def _raise_write_error(self) -> None:
+        error, self._write_error = self._write_error, None
+        if error is not None:
+            raise JournalError(f"writing to the journal {self.path!r} failed: {error}") from error
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._redact:
+            text = text.replace(secret, "<redacted>")
+        text = _BEARER.sub(r"\1<redacted>", text)
+        return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+    def _connect(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"{self.path!r}: SQLite refused WAL mode (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise JournalError(
+                    f"{self.path!r} is a journal of schema version {version}; this version of "
+                    f"tightknit_async reads version {SCHEMA_VERSION}"
+                )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS owners (job TEXT PRIMARY KEY, owner TEXT NOT NULL) "
+                "WITHOUT ROWID"
+            )
+            if version == 0:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _close_connection(self) -> None:
+        self._write_queued()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self._transactions += 1
+        return result
+
+    def _write_queued(self) -> None:
+        with self._lock:
+            batch, self._queued = self._queued, []
+            self._flush_scheduled = False
+        if not batch or self._conn is None:
+            return
+        try:
+            self._transaction(
+                lambda conn: conn.executemany(
+                    "UPDATE items SET state = ?, maybe_applied = ?, status = ?, outcome = ?, "
+                    "replayed = ?, attempts = attempts + ?, error_class = ?, error_message = ?, "
+                    "finished_at = ?, updated_at = ? "
+                    "WHERE job = ? AND item_id = ? AND run_id = ?",
+                    batch,
+                )
+            )
+        except Exception as exc:
+            self._write_error = exc
+            return
+        self._outcomes_written += len(batch)
+
+    def _begin_run(self, job: str) -> RunStart:
+        self._write_queued()
+        now = self._clock()
+        cutoff = now - self.replay_window
+        run_id = uuid.uuid4().hex
+
+        def work(conn: sqlite3.Connection) -> RunStart:
+            if self._owner is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO owners (job, owner) VALUES (?, ?)", (job, self._owner)
+                )
+                (recorded,) = conn.execute(
+                    "SELECT owner FROM owners WHERE job = ?", (job,)
+                ).fetchone()
+                if recorded != self._owner:
+                    raise JournalError(
+                        f"job {job!r} in {self.path!r} was journaled under another API key: a "
+                        "journal is never shared across keys (use another journal or job name)"
+                    )
+            done = conn.execute(
+                "SELECT count(*) FROM items WHERE job = ? AND state = 'done'", (job,)
+            ).fetchone()[0]
+            unfinished = conn.execute(
+                "SELECT count(*) FROM items WHERE job = ? AND state != 'done'", (job,)
+            ).fetchone()[0]
+            stale, oldest = conn.execute(
+                "SELECT count(*), min(last_sent_at) FROM items WHERE job = ? AND state != 'done' "
+                "AND maybe_applied = 1 AND last_sent_at < ?",
+                (job, cutoff),
+            ).fetchone()
+            previous = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? ORDER BY started_at DESC LIMIT 1",
+                (job,),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO runs (run_id, job, started_at) VALUES (?, ?, ?)", (run_id, job, now)
+            )
+            return RunStart(
+                run_id=run_id,
+                job=job,
+                started_at=now,
+                done=done,
+                unfinished=unfinished,
+                stale=stale,
+                oldest_stale=oldest,
+                previous=None if previous is None else RunRecord(*previous),
+            )
+
+        return self._transaction(work)
+
+    def _claim(
+        self,
+        job: str,
+        run_id: str,
+        items: list[tuple[str, str]],
+        resend_uncertain: bool,
+    ) -> list[ItemClaim]:
+        self._write_queued()  # earlier outcomes first: a duplicate id must see them
+        now = self._clock()
+        cutoff = now - self.replay_window
+
+        def work(conn: sqlite3.Connection) -> list[ItemClaim]:
+            known: dict[str, tuple[str, str | None, float | None, int]] = {}
+            ids = [item_id for item_id, _ in items]
+            for start in range(0, len(ids), _MAX_VARIABLES):
+                chunk = ids[start : start + _MAX_VARIABLES]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    "SELECT item_id, state, run_id, last_sent_at, maybe_applied FROM items "
+                    f"WHERE job = ? AND item_id IN ({marks})",
+                    (job, *chunk),
+                ):
+                    known[row[0]] = (row[1], row[2], row[3], row[4])
+            claims: list[ItemClaim] = []
+            for item_id, key in items:
+                prior = known.get(item_id)
+                if prior is None:
+                    conn.execute(
+                        "INSERT INTO items (job, item_id, idempotency_key, state, run_id, sends, "
+                        "maybe_applied, last_sent_at, first_seen_at, updated_at) "
+                        "VALUES (?, ?, ?, 'in_flight', ?, 1, 1, ?, ?, ?)",
+                        (job, item_id, key, run_id, now, now, now),
+                    )
+                    known[item_id] = ("in_flight", run_id, now, 1)
+                    claims.append(ItemClaim(item_id, "send"))
+                    continue
+                state, prior_run, last_sent, maybe = prior
+                if prior_run == run_id:
+                    claims.append(ItemClaim(item_id, "duplicate"))
+                    continue
+                if state == "done":
+                    claims.append(ItemClaim(item_id, "skip"))
+                    continue
+                uncertain = bool(maybe) and last_sent is not None and last_sent < cutoff
+                if uncertain and not resend_uncertain:
+                    conn.execute(
+                        "UPDATE items SET state = 'uncertain', run_id = ?, updated_at = ? "
+                        "WHERE job = ? AND item_id = ?",
+                        (run_id, now, job, item_id),
+                    )
+                    action: ClaimAction = "hold"
+                else:
+                    conn.execute(
+                        "UPDATE items SET state = 'in_flight', run_id = ?, sends = sends + 1, "
+                        "maybe_applied = 1, last_sent_at = ?, idempotency_key = ?, "
+                        "updated_at = ? WHERE job = ? AND item_id = ?",
+                        (run_id, now, key, now, job, item_id),
+                    )
+                    action = "send"
+                known[item_id] = (state, run_id, last_sent, maybe)
+                claims.append(
+                    ItemClaim(
+                        item_id,
+                        action,
+                        resumed=True,
+                        uncertain=uncertain,
+                        prior_state=state,
+                        prior_run_id=prior_run,
+                        prior_last_sent_at=last_sent,
+                        prior_maybe_applied=bool(maybe),
+                    )
+                )
+            return claims
+
+        claims = self._transaction(work)
+        self._claims += len(claims)
+        return claims
+
+    def _release(self, job: str, run_id: str, claims: list[ItemClaim]) -> None:
+        self._write_queued()
+        now = self._clock()
+        rows = [
+            (
+                claim.prior_state or "pending",
+                claim.prior_run_id,
+                claim.prior_last_sent_at,
+                int(claim.prior_maybe_applied),
+                now,
+                job,
+                claim.item_id,
+                run_id,
+            )
+            for claim in claims
+        ]
+        self._transaction(
+            lambda conn: conn.executemany(
+                "UPDATE items SET state = ?, run_id = ?, last_sent_at = ?, maybe_applied = ?, "
+                "sends = sends - 1, updated_at = ? "
+                "WHERE job = ? AND item_id = ? AND run_id = ? AND state = 'in_flight'",
+                rows,
+            )
+        )
+
+    def _end_run(
+        self, run_id: str, stopped: str, succeeded: int, failed: int, skipped: int
+    ) -> None:
+        self._write_queued()
+        now = self._clock()
+        self._transaction(
+            lambda conn: conn.execute(
+                "UPDATE runs SET ended_at = ?, stopped = ?, succeeded = ?, failed = ?, "
+                "skipped = ? WHERE run_id = ?",
+                (now, stopped, succeeded, failed, skipped, run_id),
+            )
+        )
+
+    def _counts(self, job: str) -> dict[str, int]:
+        self._write_queued()
+        rows = self._db().execute(
+            "SELECT state, count(*) FROM items WHERE job = ? GROUP BY state", (job,)
+        )
+        return {str(state): int(count) for state, count in rows}
+
+    def _select_entries(
+        self,
+        job: str,
+        states: tuple[str, ...] | None,
+        item_id: str | None,
+        limit: int | None,
+    ) -> list[JournalEntry]:
+        self._write_queued()
+        sql = f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM items WHERE job = ?"
+        args: list[object] = [job]
+        if item_id is not None:
+            sql += " AND item_id = ?"
+            args.append(item_id)
+        if states is not None:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args.extend(states)
+        sql += " ORDER BY first_seen_at, item_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        entries = []
+        for row in self._db().execute(sql, args):
+            values = dict(zip(_ENTRY_COLUMNS, row, strict=True))
+            values["maybe_applied"] = bool(values["maybe_applied"])
+            values["replayed"] = bool(values["replayed"])
+            entries.append(JournalEntry(**values))
+        return entries
+
+    def _select_runs(self, job: str) -> list[RunRecord]:
+        self._write_queued()
+        rows = self._db().execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? ORDER BY started_at", (job,)
+        )
+        return [RunRecord(*row) for row in rows]
+
+
+def _nothing() -> None:
+    return None
+
+
+def _check_job(job: object) -> str:
+    if not isinstance(job, str) or not job:
+        raise ValueError(f"job must be a non-empty str, got {job!r}")
+    return job
