@@ -19,6 +19,7 @@ from tightknit_async import (
     BadRequestError,
     ClientClosedError,
     ConflictError,
+    DeadlineExceededError,
     IdempotencyKeyError,
     InternalServerError,
     NotFoundError,
@@ -546,14 +547,20 @@ async def test_attempt_budget(fake_clock: FakeClock) -> None:
         assert len(transport.requests) == 4
 
 
-async def test_total_deadline_bounds_the_call(fake_clock: FakeClock) -> None:
+@pytest.mark.parametrize("setting", ["retry_deadline", "deadline"])
+async def test_total_deadline_bounds_the_call(setting: str, fake_clock: FakeClock) -> None:
     transport = MockTransport(lambda _: json_response(503, None, {"Retry-After": "20"}))
-    async with client(transport, fake_clock, max_retries=100, retry_deadline=45) as tk:
-        with pytest.raises(InternalServerError) as info:
+    async with client(transport, fake_clock, max_retries=100, **{setting: 45}) as tk:
+        with pytest.raises(DeadlineExceededError) as info:
             await tk.request("GET", "/admin/v0/feeds")
     assert len(transport.requests) == 3  # at t=0, 20, 40; a third wait would end past 45 s
     assert fake_clock.sleeps == [20.0, 20.0]
-    assert "retry deadline" in info.value.__notes__[-1]
+    error = info.value
+    assert isinstance(error, TimeoutError)
+    assert isinstance(error.__cause__, InternalServerError)  # the last attempt's answer
+    assert error.deadline == 45
+    assert "deadline of 45s would pass before attempt 4 (after 3 attempts" in str(error)
+    assert "deadline=" in str(error)
 
 
 async def test_deadline_clips_each_attempts_timeout(fake_clock: FakeClock) -> None:

@@ -121,8 +121,12 @@ class AsyncTightknit:
         idempotency_store: where idempotency keys are bound and replies cached for replay;
             by default one in-memory store per process (10,000 replies, 64 MiB, 1 hour).
         max_retries: retries after the first attempt (default 3).
-        retry_deadline: seconds one call may take over all attempts and waits (default 60;
-            ``None`` for attempts-only bounding).
+        deadline: seconds one call may take in all, by default: its wait for a send slot, every
+            attempt and every backoff (default 60; ``None``: bounded by attempts only). A call
+            that cannot finish within it raises :class:`~tightknit_async.DeadlineExceededError`
+            (a ``TimeoutError``) as soon as that is known. Each call may pass its own.
+            ``timeout`` bounds one attempt within it; ``max_retries`` the number of attempts.
+        retry_deadline: the older name of ``deadline``, still accepted.
         timeout: per-attempt :class:`Timeout`, or a number of seconds for the total.
         limits: connection-pool :class:`Limits` for the default aiohttp transport.
         transport: a custom :class:`~tightknit_async.transport.AsyncTransport` (not closed by
@@ -156,6 +160,7 @@ class AsyncTightknit:
         idempotency_store: IdempotencyStore | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_deadline: float | None = DEFAULT_RETRY_DEADLINE,
+        deadline: float | NotGiven | None = NOT_GIVEN,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         limits: Limits = DEFAULT_LIMITS,
         transport: AsyncTransport | None = None,
@@ -172,6 +177,10 @@ class AsyncTightknit:
         self.strict_responses = strict_responses
         self.base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.timeout = Timeout.coerce(timeout)
+        if not isinstance(deadline, NotGiven):
+            if retry_deadline != DEFAULT_RETRY_DEADLINE and retry_deadline != deadline:
+                raise ValueError("pass deadline=... (retry_deadline is its older name), not both")
+            retry_deadline = deadline
         self.retry_policy = RetryPolicy(max_retries=max_retries, deadline=retry_deadline)
         if isinstance(rate_limit, NotGiven):
             rate_limit = DEFAULT_RATE_LIMIT
@@ -375,6 +384,7 @@ class AsyncTightknit:
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109 (per attempt)
         max_retries: int | NotGiven = NOT_GIVEN,
         priority: Priority | NotGiven = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -395,6 +405,9 @@ class AsyncTightknit:
                 ``False`` sends none (and such a mutation is not resent once it may have
                 reached the server). ``False`` is the one spelling of "no key".
             timeout, max_retries: override the client's settings for this call.
+            deadline: seconds this call may take in all (the governor's queue, every attempt,
+                every backoff), overriding the client's ``deadline``; ``None`` for none. Raises
+                :class:`~tightknit_async.DeadlineExceededError` as soon as it cannot be met.
             priority: ``"interactive"`` (default) or ``"bulk"``: the governor lane.
             headers: extra headers for this call, merged over the client's (same name, case
                 aside: these win, ``Content-Type`` included). ``Authorization`` (the client's
@@ -481,6 +494,8 @@ class AsyncTightknit:
         policy = self.retry_policy
         if not isinstance(max_retries, NotGiven):
             policy = dataclasses.replace(policy, max_retries=max_retries)
+        if not isinstance(deadline, NotGiven):
+            policy = dataclasses.replace(policy, deadline=deadline)
         lane: Priority = "interactive" if isinstance(priority, NotGiven) else priority
         if lane not in _PRIORITIES:
             raise ValueError(f"priority must be 'interactive' or 'bulk', got {lane!r}")

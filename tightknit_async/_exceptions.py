@@ -8,7 +8,8 @@ Every error the library raises derives from :class:`TightknitError`::
     ├── ClientClosedError              the client was used after ``aclose()`` / ``async with`` exit
     ├── WrongEventLoopError            the client was used from an event loop other than its own
     ├── AlreadyUsedError               a single-use object used again (a BulkJob, an upload stream)
-    ├── GovernorTimeoutError           no send slot from the rate governor within the deadline
+    ├── DeadlineExceededError          the call's deadline= cannot be met (also a TimeoutError)
+    │   └── GovernorTimeoutError       no send slot from the rate governor within the deadline
     ├── GovernorUnavailableError       the Redis the governor paces through is unreachable
     ├── IdempotencyStoreUnavailableError  the Redis behind the idempotency store is unreachable
     ├── ResponseTooLargeError          a response body over the transport's size cap (not retried)
@@ -48,6 +49,7 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ConflictError",
+    "DeadlineExceededError",
     "GovernorTimeoutError",
     "GovernorUnavailableError",
     "IdempotencyKeyError",
@@ -105,8 +107,25 @@ class WrongEventLoopError(TightknitError, RuntimeError):
     """The client was used from an event loop other than the one it was opened on."""
 
 
-class GovernorTimeoutError(TightknitError):
-    """The rate governor could not grant a send slot within the caller's wait deadline.
+class DeadlineExceededError(TightknitError, TimeoutError):
+    """The call's deadline (``deadline=``) cannot be met: raised as soon as that is known.
+
+    The deadline bounds everything a call spends: its wait for a send slot, every attempt and
+    every backoff. This is raised, without waiting the rest out, when the next step would end
+    after it; ``__cause__`` is the last attempt's error when there was one. Also a
+    ``TimeoutError``, so ``except TimeoutError`` in a web handler catches it.
+
+    Attributes:
+        deadline: the call's deadline in seconds (``None`` for a governor wait bounded otherwise).
+    """
+
+    def __init__(self, message: str, *, deadline: float | None = None) -> None:
+        super().__init__(message)
+        self.deadline = deadline
+
+
+class GovernorTimeoutError(DeadlineExceededError):
+    """The rate governor could not grant a send slot within the call's deadline.
 
     Attributes:
         wait: the wait (seconds) the governor would have needed.
@@ -114,9 +133,8 @@ class GovernorTimeoutError(TightknitError):
     """
 
     def __init__(self, message: str, *, wait: float, deadline: float) -> None:
-        super().__init__(message)
+        super().__init__(message, deadline=deadline)
         self.wait = wait
-        self.deadline = deadline
 
 
 class GovernorUnavailableError(TightknitError):

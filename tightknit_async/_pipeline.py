@@ -26,7 +26,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._clock import Clock
 from ._config import Timeout
-from ._exceptions import APIConnectionError, APIStatusError
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    DeadlineExceededError,
+    GovernorTimeoutError,
+)
 from ._response import APIResponse, error_from_response
 from ._types import Priority
 from ._waits import waits_enabled
@@ -201,6 +206,8 @@ class Runner:
                         held, claim = claim, None
                         keep = state.cacheable and response is not None
                         await held.finish(_reply(response, call) if keep else None)  # type: ignore[arg-type]
+                    if state.out_of_time:
+                        raise _out_of_time(call, error, state.attempt) from error
                     if state.note:
                         error.add_note(state.note)
                     raise error
@@ -239,7 +246,10 @@ class Runner:
         """An attempt that waits in its lane for a slot, within what is left of the deadline."""
         clock = self.clock
         waited_from = clock.monotonic()
-        await governor.acquire(call.lane, max_wait=remaining)
+        try:
+            await governor.acquire(call.lane, max_wait=remaining)
+        except GovernorTimeoutError as exc:
+            raise _no_slot(call, exc, attempt) from None
         if remaining is not None:
             remaining -= clock.monotonic() - waited_from
         request = self._request_for(call, attempt, remaining)
@@ -341,6 +351,48 @@ def _reply(response: Response, call: CallDescription) -> CachedReply:
         if name.lower() != REPLAYED_HEADER
     )
     return CachedReply(response.status_code, pairs, response.content, "")
+
+
+def _budget(call: CallDescription) -> float | None:
+    return None if call.deadline is None else call.deadline - call.started
+
+
+_WHAT_TO_CHANGE: Final = (
+    "pass a larger deadline= to the call (or to AsyncTightknit(deadline=...)), or None for none"
+)
+
+
+def _no_slot(
+    call: CallDescription, exc: GovernorTimeoutError, attempt: int
+) -> GovernorTimeoutError:
+    """The governor's refusal, told in the call's terms: its deadline, the wait it would need."""
+    budget = _budget(call)
+    within = f"the call's deadline of {budget:g}s" if budget is not None else "its deadline"
+    what = "send slot" if attempt == 1 else f"send slot for attempt {attempt}"
+    advice = (
+        "run the key's bulk work with priority='bulk', or lower the load on this key"
+        if call.lane == "interactive"
+        else "send it with priority='interactive', or lower the load on this key"
+    )
+    return GovernorTimeoutError(
+        f"{call.method} {call.path}: no {what} within {within}: the key's queue ({call.lane} "
+        f"lane) needs about {exc.wait:.2f}s more and {max(exc.deadline or 0.0, 0.0):.2f}s are "
+        f"left. Raised at once, without waiting; {_WHAT_TO_CHANGE}; or {advice}",
+        wait=exc.wait,
+        deadline=exc.deadline or 0.0,
+    )
+
+
+def _out_of_time(
+    call: CallDescription, error: APIStatusError | APIConnectionError, attempts: int
+) -> DeadlineExceededError:
+    budget = _budget(call)
+    return DeadlineExceededError(
+        f"{call.method} {call.path}: the call's deadline of {budget:g}s would pass before "
+        f"attempt {attempts + 1} (after {attempts} attempt{'s' if attempts > 1 else ''}, the "
+        f"last: {type(error).__name__}); {_WHAT_TO_CHANGE}, or max_retries= for fewer attempts",
+        deadline=budget,
+    )
 
 
 def _is_replay(response: Response) -> bool:

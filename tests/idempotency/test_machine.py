@@ -110,7 +110,9 @@ def test_deadline_stops_a_wait_that_would_end_past_it() -> None:
     late = Sending(s, 1).next(Answer(503, 10.0), now=50.0)
     assert isinstance(late, Failed)
     assert late.note is not None
-    assert "60s retry deadline" in late.note
+    assert "60s deadline" in late.note
+    assert late.out_of_time is True
+    assert Sending(s, 1).next(Answer(400), now=50.0) == Failed(s, 1, cacheable=True)
 
 
 def test_retry_after_beyond_the_cap_fails_with_a_note() -> None:
@@ -241,5 +243,6 @@ def test_a_wait_past_the_deadline_fails_with_the_spec_and_attempt() -> None:
     assert state == Failed(
         s,
         2,
-        note="gave up after 2 attempts: the 60s retry deadline would pass before the next one",
+        note="gave up after 2 attempts: the call's 60s deadline would pass before the next one",
+        out_of_time=True,
     )

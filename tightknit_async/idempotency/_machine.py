@@ -163,8 +163,9 @@ class Sending(msgspec.Struct, frozen=True, gc=False):
             return Failed(
                 spec,
                 self.attempt,
+                out_of_time=True,
                 note=(
-                    f"gave up after {self.attempt} attempts: the {policy.deadline:g}s retry "
+                    f"gave up after {self.attempt} attempts: the call's {policy.deadline:g}s "
                     "deadline would pass before the next one"
                 ),
             )
@@ -193,12 +194,16 @@ class Completed(msgspec.Struct, frozen=True, gc=False):
 
 
 class Failed(msgspec.Struct, frozen=True, gc=False):
-    """The call failed for good with the last attempt's error; ``note`` says why it stopped."""
+    """The call failed for good with the last attempt's error; ``note`` says why it stopped.
+
+    ``out_of_time``: it stopped because the next attempt would start after the call's deadline
+    (the driver raises :class:`~tightknit_async.DeadlineExceededError` from the last error)."""
 
     spec: CallSpec
     attempt: int
     cacheable: bool = False
     note: str | None = None
+    out_of_time: bool = False
 
 
 class Replayed(msgspec.Struct, frozen=True, gc=False):

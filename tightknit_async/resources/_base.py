@@ -37,7 +37,7 @@ class RequestOptions(TypedDict, total=False):
 
     ``idempotency_key``: a UUIDv4 for a mutation (default, or ``None``: a fresh one), ``False``
     for none; ``timeout``: per attempt; ``max_retries``; ``priority``: ``"interactive"`` or
-    ``"bulk"``.
+    ``"bulk"``; ``deadline``: seconds the whole call may take (queue, attempts, backoff).
 
     For what the typed arguments do not cover (a field or parameter the API gained since):
 
@@ -56,6 +56,7 @@ class RequestOptions(TypedDict, total=False):
     timeout: Timeout | float | None
     max_retries: int
     priority: Priority
+    deadline: float | None
     extra_headers: Mapping[str, str]
     extra_query: Mapping[str, object]
     extra_body: Mapping[str, object]
