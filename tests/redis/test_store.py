@@ -177,10 +177,12 @@ async def test_a_second_finish_does_nothing(
 async def test_the_lease_is_renewed_while_the_request_runs(
     make_store: MakeStore, scope: str
 ) -> None:
-    holder, other = make_store(lease=0.3), make_store()
+    # A lease of 1.2 s renewed every 0.4 s: a renewal may run up to 0.8 s late on a busy
+    # machine and the key is still held.
+    holder, other = make_store(lease=1.2), make_store()
     key = mint_idempotency_key()
     claim = claimed(await holder.begin(scope, key, "fp-1"))
-    await asyncio.sleep(1.0)  # three leases long
+    await asyncio.sleep(2.5)  # two leases long
     assert await other.begin(scope, key, "fp-1") == Busy()
     assert holder.statistics().renewals >= 3
     await claim.finish(None)
