@@ -37,11 +37,13 @@ OURS_GET = overhead.OURS
 CONTENDERS = (
     BARE_GET,
     OURS_GET,
+    overhead.TELEMETRY_NOOP,
+    overhead.TELEMETRY_SDK,
     "ours + governor (rate_limit=1_000_000)",
     "ours + decode: tk.feeds.retrieve()",
     BARE_POST,
     "ours POST, minted key (coordinator)",
-    "ours POST, caller key (store bind/get/put)",
+    "ours POST, caller key (store begin/finish)",
 )
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 

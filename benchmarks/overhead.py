@@ -195,18 +195,47 @@ HTTPX = "httpx.AsyncClient"
 BARE_POST = "bare aiohttp loop, POST json"
 
 # The three-client table (kept as it was) is the first three; the layer table is all of them.
+def _sdk_providers() -> dict[str, object]:
+    """OpenTelemetry's SDK providers with in-memory readers: telemetry on, as an app has it."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+
+
+def ours_with_sdk(variant: str) -> Contender:
+    @contextlib.asynccontextmanager
+    async def open_(base: str) -> AsyncIterator[One]:
+        async with ours(variant, telemetry=True, **_sdk_providers())(base) as one:
+            yield one
+
+    return open_
+
+
+TELEMETRY_NOOP = "ours + telemetry on, no-op providers"
+TELEMETRY_SDK = "ours + telemetry on, SDK (in-memory export)"
+
+# OURS runs with telemetry off, as for an application without OpenTelemetry installed.
 CONTENDERS: dict[str, Contender] = {
     BARE: bare_aiohttp("GET"),
-    OURS: ours("get"),
+    OURS: ours("get", telemetry=False),
     HTTPX: httpx_client,
-    "ours + governor (rate_limit=1_000_000)": ours("get", rate_limit=1_000_000),
-    "ours, max_retries=0": ours("get", max_retries=0),
-    "ours, max_retries=3": ours("get", max_retries=3),
-    "ours + decode: request().parse(Envelope[Feed])": ours("parse"),
-    "ours + decode: tk.feeds.retrieve()": ours("retrieve"),
+    TELEMETRY_NOOP: ours("get", telemetry=True),
+    TELEMETRY_SDK: ours_with_sdk("get"),
+    "ours + governor (rate_limit=1_000_000)": ours("get", rate_limit=1_000_000, telemetry=False),
+    "ours, max_retries=0": ours("get", max_retries=0, telemetry=False),
+    "ours, max_retries=3": ours("get", max_retries=3, telemetry=False),
+    "ours + decode: request().parse(Envelope[Feed])": ours("parse", telemetry=False),
+    "ours + decode: tk.feeds.retrieve()": ours("retrieve", telemetry=False),
     BARE_POST: bare_aiohttp("POST"),
-    "ours POST, minted key (coordinator)": ours("minted"),
-    "ours POST, caller key (store bind/get/put)": ours("caller"),
+    "ours POST, minted key (coordinator)": ours("minted", telemetry=False),
+    "ours POST, caller key (store begin/finish)": ours("caller", telemetry=False),
 }
 MAIN = (BARE, OURS, HTTPX)
 

@@ -139,15 +139,28 @@ class AsyncTightknit:
             (needs the ``redis`` extra). An explicit ``governor=`` / ``idempotency_store=`` wins.
         redis_fallback_workers: with Redis unreachable, pace this process alone at
             ``rate_limit / redis_fallback_workers`` instead of raising
-            ``GovernorUnavailableError`` (logged at WARNING).
+            ``GovernorUnavailableError`` (logged at WARNING, once per outage): every client of
+            the key in the process together, on any event loop.
+        redis_max_connections: Redis connections each of the client's two pools (the
+            governor's, the idempotency store's) opens for commands at most; default 16. A
+            command that finds them all busy waits for a free one, up to 5 s, instead of
+            failing; then ``GovernorUnavailableError`` / ``IdempotencyStoreUnavailableError``
+            names this setting. Raise it for bursts of many caller-keyed calls at once.
         strict_responses: raise :class:`~tightknit_async.ResponseValidationError` when a 2xx
             reply does not fit its model (a null or a missing value where the model requires
             one). Off by default: such a reply is decoded tolerantly, the field taking its empty
             value, and one WARNING is logged per model, field and kind.
+        clock: the monotonic clock (``monotonic()`` and ``async sleep()``) that deadlines and
+            backoff read; tests pass a fake one. Default: the system's.
+        telemetry: record OpenTelemetry spans and metrics (see :mod:`tightknit_async.telemetry`):
+            ``None`` (default) when ``opentelemetry-api`` is installed, ``False`` never, ``True``
+            always (``ImportError`` without it).
+        tracer_provider, meter_provider: OpenTelemetry providers to use instead of the global
+            ones.
 
     Raises:
         ValueError: no API key, a blank key, a ``base_url`` without scheme or host, a negative
-            timeout or retry count, a ``rate_limit`` <= 0.
+            timeout or retry count, a ``rate_limit`` <= 0, a ``redis_max_connections`` < 1.
     """
 
     def __init__(
@@ -168,8 +181,12 @@ class AsyncTightknit:
         allow_insecure_http: bool = False,
         redis_url: str | NotGiven | None = NOT_GIVEN,
         redis_fallback_workers: int | None = None,
+        redis_max_connections: int | None = None,
         strict_responses: bool = False,
         clock: Clock | None = None,
+        telemetry: bool | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         if not isinstance(strict_responses, bool):
@@ -216,6 +233,14 @@ class AsyncTightknit:
             self._base_headers[name] = value
         self._base_headers["Authorization"] = f"Bearer {self._api_key}"
         self._owned: list[Any] = []  # Redis backends this client opened, closed with it
+        if redis_max_connections is not None and (
+            isinstance(redis_max_connections, bool)
+            or not isinstance(redis_max_connections, int)
+            or redis_max_connections < 1
+        ):
+            raise ValueError(
+                f"redis_max_connections must be an int >= 1 or None, got {redis_max_connections!r}"
+            )
         if isinstance(redis_url, NotGiven):
             redis_url = os.environ.get(ENV_REDIS_URL) or None
         if redis_url is not None:
@@ -226,6 +251,7 @@ class AsyncTightknit:
                 self._api_key,
                 rate=self.rate_limit or DEFAULT_RATE_LIMIT,
                 fallback_workers=redis_fallback_workers,
+                max_connections=redis_max_connections,
             )
             self._owned += [redis_governor, redis_store]  # closed with the client, used or not
             if governor is None and self.rate_limit is not None:
@@ -246,6 +272,16 @@ class AsyncTightknit:
             secret=self._api_key,
             counters=self._counters,
         )
+        if telemetry is None:
+            from .telemetry import available
+
+            telemetry = available()
+        if telemetry:
+            from .telemetry import Telemetry
+
+            self._runner.telemetry = Telemetry(
+                self.base_url, tracer_provider=tracer_provider, meter_provider=meter_provider
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -348,7 +384,10 @@ class AsyncTightknit:
         """
         if self._governor is None and self.rate_limit is not None:
             self._governor = governor_for(self._api_key, self.rate_limit)
-        self._runner.governor = self._governor
+        if self._runner.governor is not self._governor:
+            self._runner.governor = self._governor
+            if self._governor is not None and self._runner.telemetry is not None:
+                self._runner.telemetry.watch(self._governor)
         return self._governor
 
     def statistics(self) -> ClientStatistics:
@@ -521,8 +560,12 @@ class AsyncTightknit:
         )
         counters = self._counters
         coordinator = self._coordinator_ref or self._coordinator()
+        telemetry = self._runner.telemetry
         try:
-            response = await coordinator.execute(call, self._runner)
+            if telemetry is None:
+                response = await coordinator.execute(call, self._runner)
+            else:
+                response = await telemetry.traced(call, coordinator.execute(call, self._runner))
         except BaseException:
             counters.failures += 1
             raise

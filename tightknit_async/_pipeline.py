@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -50,6 +50,9 @@ from .idempotency._machine import (
 from .idempotency._store import CachedReply, FlightClaim, Headers, header_pairs
 from .retry import RetryPolicy
 from .transport import AsyncTransport, Multipart, Request, Response
+
+if TYPE_CHECKING:
+    from .telemetry import Telemetry
 
 __all__ = ["ATTEMPT_HEADER", "REPLAYED_HEADER", "CallDescription", "Counters", "Runner"]
 
@@ -111,7 +114,7 @@ class Runner:
     ``governor`` (set by the client once resolved) gives each attempt its slot.
     """
 
-    __slots__ = ("_rng", "_secret", "clock", "counters", "governor", "transport")
+    __slots__ = ("_rng", "_secret", "clock", "counters", "governor", "telemetry", "transport")
 
     def __init__(
         self,
@@ -126,6 +129,8 @@ class Runner:
         self.clock = clock
         self.counters = counters
         self.governor: RateGovernor | None = None
+        self.telemetry: Telemetry | None = None
+        """Set by the client when OpenTelemetry records its calls (:mod:`.telemetry`)."""
         self._secret = secret
         self._rng = rng or random.Random()
 
@@ -167,8 +172,12 @@ class Runner:
                         response = await self._attempt(call, governor, attempt, remaining)
                     except APIConnectionError as exc:
                         response, error, outcome = None, exc, NoAnswer(exc.request_sent)
+                        if self.telemetry is not None:
+                            self.telemetry.attempted(None, attempt)
                     else:
                         status = response.status_code
+                        if self.telemetry is not None:
+                            self.telemetry.attempted(status, attempt)
                         if 200 <= status < 300:
                             outcome = Answer(status)
                         else:  # the error parses Retry-After once: the machine reads it there
@@ -250,8 +259,11 @@ class Runner:
             await governor.acquire(call.lane, max_wait=remaining)
         except GovernorTimeoutError as exc:
             raise _no_slot(call, exc, attempt) from None
+        waited = clock.monotonic() - waited_from
         if remaining is not None:
-            remaining -= clock.monotonic() - waited_from
+            remaining -= waited
+        if self.telemetry is not None:
+            self.telemetry.waited(waited)
         request = self._request_for(call, attempt, remaining)
         if logger.isEnabledFor(logging.DEBUG):
             return await self._logged_send(call, request, attempt)
