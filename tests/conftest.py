@@ -7,8 +7,6 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from tightknit_async import AsyncTightknit
-
 TEST_KEY = "sk_test_0123456789abcdefSECRET"
 
 # CI runs the property tests on a fixed seed, so a red run can be replayed exactly; local runs
@@ -51,8 +49,3 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     with caplog.at_level(logging.DEBUG, logger="tightknit_async"):
         yield caplog
-
-
-def use_clock(client: AsyncTightknit, clock: FakeClock) -> AsyncTightknit:
-    client._clock = clock
-    return client

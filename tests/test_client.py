@@ -33,7 +33,7 @@ from tightknit_async.idempotency import is_uuid4
 from tightknit_async.testing import MockTransport, disable_waits, json_response
 from tightknit_async.transport import Request, Response
 
-from .conftest import TEST_KEY, FakeClock, use_clock
+from .conftest import TEST_KEY, FakeClock
 
 OK = {"success": True, "data": {"id": "x"}}
 
@@ -58,10 +58,7 @@ def client(
     transport: MockTransport, clock: FakeClock | None = None, **kwargs: object
 ) -> AsyncTightknit:
     kwargs.setdefault("rate_limit", None)
-    tk = AsyncTightknit(api_key=TEST_KEY, transport=transport, **kwargs)  # type: ignore[arg-type]
-    if clock is not None:
-        use_clock(tk, clock)
-    return tk
+    return AsyncTightknit(api_key=TEST_KEY, transport=transport, clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -469,10 +466,10 @@ async def test_unkeyed_mutation_is_not_retried_after_it_may_have_arrived(opt_out
     async with client(transport) as tk:
         with pytest.raises(APIConnectionError):
             await tk.request("POST", "/admin/v0/members", json={}, idempotency_key=opt_out)
-        transport._handler = lambda _: json_response(409)
+        transport.handler = lambda _: json_response(409)
         with pytest.raises(ConflictError):
             await tk.request("POST", "/admin/v0/members", json={}, idempotency_key=opt_out)
-        transport._handler = lambda _: json_response(503)
+        transport.handler = lambda _: json_response(503)
         with pytest.raises(InternalServerError):
             await tk.request("POST", "/admin/v0/members", json={}, idempotency_key=opt_out)
     assert len(transport.requests) == 3

@@ -394,14 +394,6 @@ class AsyncTightknit:
         """A snapshot of this client's counters."""
         return ClientStatistics(**msgspec.structs.asdict(self._counters))
 
-    @property
-    def _clock(self) -> Clock:
-        return self._runner.clock
-
-    @_clock.setter
-    def _clock(self, clock: Clock) -> None:
-        self._runner.clock = clock
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return (
@@ -542,7 +534,7 @@ class AsyncTightknit:
             self._bind()
         if self._runner.governor is None and self.rate_limit is not None:
             self.governor  # noqa: B018 (resolves the key's governor for the runner)
-        started = self._clock.monotonic()
+        started = self._runner.clock.monotonic()
         call = CallDescription(
             method=verb,
             url=url,

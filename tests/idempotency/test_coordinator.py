@@ -27,7 +27,7 @@ from tightknit_async.idempotency._coordinator import request_fingerprint
 from tightknit_async.testing import MockTransport, json_response
 from tightknit_async.transport import Request, Response
 
-from ..conftest import TEST_KEY, FakeClock, use_clock
+from ..conftest import TEST_KEY, FakeClock
 
 BODY = {"email": "a@b.co", "full_name": "Ada Lovelace"}
 
@@ -128,8 +128,7 @@ async def test_an_error_reaches_every_waiter_and_a_final_4xx_is_replayed() -> No
 async def test_server_errors_are_not_cached(fake_clock: FakeClock) -> None:
     transport = MockTransport(lambda _: json_response(503))
     key = str(uuid.uuid4())
-    async with make(transport, max_retries=0) as tk:
-        use_clock(tk, fake_clock)
+    async with make(transport, max_retries=0, clock=fake_clock) as tk:
         for _ in range(2):
             with pytest.raises(InternalServerError):
                 await tk.request("POST", "/admin/v0/members", json=BODY, idempotency_key=key)
@@ -161,8 +160,7 @@ async def test_key_reused_with_another_body_is_refused_unsent() -> None:
 async def test_key_reuse_is_refused_even_after_an_uncached_failure(fake_clock: FakeClock) -> None:
     transport = MockTransport(lambda _: json_response(503))
     key = str(uuid.uuid4())
-    async with make(transport, max_retries=0) as tk:
-        use_clock(tk, fake_clock)
+    async with make(transport, max_retries=0, clock=fake_clock) as tk:
         with pytest.raises(InternalServerError):
             await tk.request("POST", "/admin/v0/members", json=BODY, idempotency_key=key)
         with pytest.raises(IdempotencyKeyError):
@@ -227,8 +225,7 @@ async def test_409_in_flight_waits_retry_after_and_resends_the_same_key(
     answers.append(json_response(201, {"ok": 1}))
     transport = MockTransport(lambda _: answers.pop(0))
     key = str(uuid.uuid4())
-    async with make(transport) as tk:
-        use_clock(tk, fake_clock)
+    async with make(transport, clock=fake_clock) as tk:
         response = await tk.request("POST", "/admin/v0/members", json=BODY, idempotency_key=key)
     assert response.attempts == 4
     assert {r.headers["Idempotency-Key"] for r in transport.requests} == {key}
@@ -330,8 +327,7 @@ class CountingClaims(MemoryIdempotencyStore):
 async def test_a_claim_is_always_released(status: int, fake_clock: FakeClock) -> None:
     transport = MockTransport(lambda _: json_response(status, {}))
     store = CountingClaims()
-    async with make(transport, idempotency_store=store, max_retries=1) as tk:
-        use_clock(tk, fake_clock)
+    async with make(transport, idempotency_store=store, max_retries=1, clock=fake_clock) as tk:
         key = str(uuid.uuid4())
         with contextlib.suppress(APIStatusError):
             await tk.request("POST", "/admin/v0/members", json=BODY, idempotency_key=key)

@@ -33,13 +33,14 @@ class MockTransport:
     """
 
     def __init__(self, handler: Handler) -> None:
-        self._handler = handler
+        self.handler = handler
+        """The function answering each request; replace it to change the answers."""
         self.requests: list[Request] = []
         self.closed = False
 
     async def send(self, request: Request) -> Response:
         self.requests.append(request)
-        result = self._handler(request)
+        result = self.handler(request)
         if inspect.isawaitable(result):
             return await result
         return result
