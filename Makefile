@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test check bench soak mutation format clean install
+.PHONY: demo test check docs bench soak mutation format clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,12 +24,23 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff format --check tightknit_async tests benchmarks
-	$(BIN)/ruff check tightknit_async tests benchmarks
+	$(BIN)/ruff format --check tightknit_async tests benchmarks examples
+	$(BIN)/ruff check tightknit_async tests benchmarks examples
 	$(BIN)/mypy tightknit_async
+	$(BIN)/mypy examples
 	$(BIN)/mypy tests/typing/usage.py
 
-# Every table in the README's Benchmarks section, each measured against its baselines in one run:
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# The docs site (mkdocs.yml, docs/, the API reference from the docstrings) into site/. --strict:
+# a broken link, a missing page or an unknown reference fails the build. The variable silences
+# Material's notice about MkDocs 2.0, printed on every build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Every table in docs/benchmarks.md, each measured against its baselines in one run:
 # benchmarks/run_all.py runs each script in turn, prints its tables and writes them (with the
 # machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores;
 # `make bench BENCH_ARGS=--quick` for a smoke run (about 3.5 minutes).

@@ -16,7 +16,16 @@ off), so the difference is what holding the work costs:
 Each variant runs in its own fresh process (so peak RSS is its own), which samples its RSS after
 every 10% of the items. Target: ``run_bulk`` under 150 MB peak and flat.
 
-    .venv/bin/python benchmarks/bulk_memory.py [--items 100000] [--rounds 1]
+Then the command users run, with its default settings: ``tightknit-async import members FILE``
+(validation pass, journal, progress, the bounded idempotency store of bulk commands) over a
+generated CSV of ``--cli-rows`` rows, against ``tightknit-async serve-fake --rate 0`` in another
+process (so the server's memory is not counted). ``--rate 2000`` is for the fake server (the
+real API's 50/s would take hours), nothing else is changed. The importer's RSS is read from
+``/proc`` every 0.5 s and its peak (``VmHWM``) at the end. Target: under 100 MB and flat, at any
+number of rows (``docs/bulk.md`` records a 1,000,000-row run).
+
+    .venv/bin/python benchmarks/bulk_memory.py [--items 100000] [--rounds 1] [--cli-rows 100000]
+    .venv/bin/python benchmarks/bulk_memory.py --cli-only --cli-rows 1000000
 """
 
 from __future__ import annotations
@@ -145,14 +154,122 @@ def run_child(variant: str, count: int) -> dict[str, object]:
     return result
 
 
+def write_members_csv(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email,full_name\n")
+        for i in range(count):
+            f.write(f"member{i:07d}@example.com,Member Number{i}\n")
+
+
+def _proc_kb(pid: int, field: str) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1e3
+    except OSError:
+        return None
+    return None
+
+
+def run_cli_import(rows: int) -> dict[str, object]:
+    """``import members`` over ``rows`` generated rows against ``serve-fake`` in another process;
+    the importer's RSS curve and peak."""
+    with tempfile.TemporaryDirectory(prefix="bulk-memory-") as tmp:
+        path = Path(tmp) / "members.csv"
+        write_members_csv(path, rows)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tightknit_async", "serve-fake", "--port", "0", "--rate", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            env = dict(os.environ)
+            env.pop("TIGHTKNIT_REDIS_URL", None)
+            while "TIGHTKNIT_API_KEY" not in env:
+                line = server.stdout.readline()
+                if not line:
+                    raise RuntimeError("serve-fake did not start")
+                name, sep, value = line.strip().partition("=")
+                if sep and name in ("TIGHTKNIT_BASE_URL", "TIGHTKNIT_API_KEY"):
+                    env[name] = value
+            env["CI"] = "true"  # progress as plain lines, like any log
+            command = [
+                sys.executable, "-m", "tightknit_async", "import", "members", str(path),
+                "--rate", "2000",
+            ]  # fmt: skip
+            started = time.perf_counter()
+            importer = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            )
+            samples: list[tuple[float, float]] = []
+            peak = 0.0
+            while importer.poll() is None:
+                rss = _proc_kb(importer.pid, "VmRSS")
+                hwm = _proc_kb(importer.pid, "VmHWM")
+                if rss is not None:
+                    samples.append((time.perf_counter() - started, rss))
+                if hwm is not None:
+                    peak = max(peak, hwm)
+                time.sleep(0.5)
+            elapsed = time.perf_counter() - started
+            output = importer.stdout.read() if importer.stdout else ""
+            if importer.returncode != 0:
+                raise RuntimeError(f"the import failed ({importer.returncode}):\n{output}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return {"rows": rows, "elapsed": elapsed, "peak_mb": peak, "samples": samples}
+
+
+def report_cli(result: dict[str, object]) -> None:
+    rows = int(result["rows"])  # type: ignore[call-overload]
+    elapsed = float(result["elapsed"])  # type: ignore[arg-type]
+    samples = result["samples"]
+    assert isinstance(samples, list)
+    mbs = [mb for _, mb in samples]
+    tenth = mbs[max(len(mbs) // 10, 1) - 1] if mbs else 0.0
+    print()
+    print(
+        "| command | rows | time (s) | rows/s | peak RSS (MB) "
+        "| RSS at 10% -> 50% -> 100% of the time (MB) |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
+    middle = mbs[len(mbs) // 2] if mbs else 0.0
+    last = mbs[-1] if mbs else 0.0
+    print(
+        f"| import members, default settings, vs serve-fake | {rows:,} | {elapsed:.0f} "
+        f"| {rows / elapsed:,.0f} | {result['peak_mb']:.0f} "
+        f"| {tenth:.0f} -> {middle:.0f} -> {last:.0f} |"
+    )
+    print()
+    print(
+        f"import members: peak {result['peak_mb']:.0f} MB (target < 100 MB); RSS from 10% to "
+        f"100% of the run: {last - tenth:+.1f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1, help="runs per variant (medians)")
+    parser.add_argument(
+        "--cli-rows",
+        type=int,
+        default=100_000,
+        help="rows of the import members run against serve-fake (0: skip it)",
+    )
+    parser.add_argument("--cli-only", action="store_true", help="only the import members run")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(child(args.child, args.items))))
+        return
+    if args.cli_only:
+        print(f"# {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}")
+        report_cli(run_cli_import(args.cli_rows))
         return
 
     print(
@@ -194,6 +311,8 @@ def main() -> None:
             f"{variant}: peak {median(variant, 'peak_mb'):.0f} MB (target < 150 MB); RSS grew "
             f"{grew:+.1f} MB from 10% to 100% of the items"
         )
+    if args.cli_rows > 0 and sys.platform.startswith("linux"):
+        report_cli(run_cli_import(args.cli_rows))
 
 
 if __name__ == "__main__":

@@ -214,6 +214,9 @@ class _Recorder:
     def try_acquire_nowait(self, priority: Priority = "interactive") -> bool:
         return self.inner.try_acquire_nowait(priority)
 
+    def on_reply(self, elapsed: float) -> None:
+        self.inner.on_reply(elapsed)
+
     def on_rate_limited(self, retry_after: float | None = None) -> None:
         self.inner.on_rate_limited(retry_after)
 
@@ -647,9 +650,10 @@ Definitions (times are time.monotonic on one machine, shared by client and serve
   can never pass 50; "sent" shows what the client attempted.
 - p99 pacing error: for request i of the phase in the order the limiter released it (the client
   clock right after `async with limiter:` is entered, or our governor grants), |release_i -
-  (release_0 + i/50 s)|; the 99th percentile (nearest rank). It includes drift: ours paces 0.5%
-  below the cap on purpose (T = (1 s + margin) / 50 = 20.1 ms), so it falls behind the ideal
-  schedule by 0.1 ms per request, plus the cold-start allowance once.
+  (release_0 + i/50 s)|; the 99th percentile (nearest rank). It includes drift: ours spaces
+  grants T = (1 s + margin) / 50 = 20.04 ms apart, and each window of 50 waits for the answer
+  (or, unanswered, 50 ms of jitter) of the request 50 places back, so it falls behind the ideal
+  schedule a little every window.
 - p99 jitter: the same against the contender's own mean interval instead of 20 ms,
   |release_i - (release_0 + i * (release_last - release_0) / (n - 1))|: irregularity without
   the drift. A burst shows up in both.
@@ -657,12 +661,12 @@ Definitions (times are time.monotonic on one machine, shared by client and serve
   grant; entering `async with limiter` for aiolimiter). Bulk throughput: bulk releases per second
   while interactive calls arrive.
 - lag (diagnostics, (e)): server arrival - client release, the k-th release paired with the k-th
-  arrival. Our governor books request i + 50 no sooner than 1 s + margin after request i's release
-  (+ cold_margin in the first window after a cold start), but the server counts arrivals: request
-  i + 50 earns a 429 when request i's lag exceeds request i + 50's by more than that slack, which
-  shows as a "tightest span" (the least arrival[i + 50] - arrival[i]) under 1 s. The first
-  request of a fresh pool also opens its TCP connection; a GC pause in the client between a
-  release and its send delays that send too (pauses recorded with gc.callbacks, this process).
+  arrival. Our governor books request i + 50 no sooner than 1 s + margin after the time request
+  i is known to have arrived by: when its answer was read, or 50 ms (jitter) after its release
+  while it is unanswered. The server counts arrivals: a "tightest span" (the least arrival[i +
+  50] - arrival[i]) under 1 s would show a window it counted 51 in. The first request of a
+  fresh pool also opens its TCP connection; a GC pause in the client between a release and its
+  send delays that send too (pauses recorded with gc.callbacks, this process).
 """
 
 

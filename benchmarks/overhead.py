@@ -194,6 +194,7 @@ OURS = "tightknit_async (pacing off)"
 HTTPX = "httpx.AsyncClient"
 BARE_POST = "bare aiohttp loop, POST json"
 
+
 # The three-client table (kept as it was) is the first three; the layer table is all of them.
 def _sdk_providers() -> dict[str, object]:
     """OpenTelemetry's SDK providers with in-memory readers: telemetry on, as an app has it."""

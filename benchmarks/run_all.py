@@ -3,7 +3,8 @@
 Each script runs in its own process (one at a time, so they don't share the 2 cores); its output
 is streamed through and kept, and its markdown tables are parsed into rows. ``--quick`` is passed
 to the scripts that accept it (and always to those in ``ALWAYS_QUICK``, none today: measured on 2
-cores, the full suite with governor.py's full run (~3.5 min) fits ``make bench``'s 10 minutes).
+cores, the full suite with governor.py's full run (~3.5 min) fits ``make bench``'s 10 minutes;
+jitter.py's full run adds about 3 minutes).
 overhead.py gets ``--uvloop`` when uvloop is installed. The scripts are
 ``benchmarks/*.py`` (this one aside): those in ``ORDER`` first, any others after.
 
@@ -43,6 +44,7 @@ ORDER = (
     "bulk_memory",
     "multi_tenant",
     "governor",
+    "jitter",
     "redis_governor",
     "soak",
 )

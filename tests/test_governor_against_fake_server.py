@@ -3,14 +3,26 @@
 ``FakeTightknit(rate_limit=50)`` accepts at most 50 requests of a key in any 1-second sliding
 window and answers the rest 429 + Retry-After; it records every arrival on ``time.monotonic``,
 the clock the governor paces on. Each test issues its own key, so it gets a fresh governor.
+With ``network_delay`` the fake holds every request a random while before it counts it, as a
+network with jitter does. No test here asserts how fast anything went: only what the server saw.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import time
+from multiprocessing.connection import Connection
+from typing import cast
+
+import aiohttp
+import pytest
 
 from tightknit_async import AsyncTightknit
+from tightknit_async.cli import _parser, main
+from tightknit_async.governor import Governor, max_in_window
 from tightknit_async.testing import FakeTightknit
+from tightknit_async.testing._network import NetworkDelay
 
 FEEDS = "/admin/v0/feeds"
 CAP = 50
@@ -66,7 +78,7 @@ async def test_an_injected_429_pauses_the_key_and_every_call_still_succeeds() ->
     assert fake.stats.rate_limited == 1
     assert (client_stats.rate_limited, client_stats.retries) == (1, 1)
     assert stats.rate_limited == 1
-    assert stats.current_rate < CAP  # lowered (to 25/s), climbing back 2.5/s per second
+    assert stats.current_rate == CAP  # a single 429 pauses the key; it does not slow it down
     assert stats.granted == 21  # every attempt took a slot, the retry included
     key_id = fake.key_info(key).id
     arrivals = sorted((a for a in fake.arrivals if a.key_id == key_id), key=lambda a: a.time)
@@ -76,7 +88,7 @@ async def test_an_injected_429_pauses_the_key_and_every_call_still_succeeds() ->
     assert min(later) - first_429.time >= 1.0  # ... once the Retry-After pause was over
 
 
-async def test_an_unpaced_client_on_the_same_key_makes_the_governor_back_off() -> None:
+async def test_an_unpaced_client_on_the_same_key_makes_the_governor_pause() -> None:
     async with FakeTightknit(rate_limit=CAP) as fake:
         key = fake.add_key()
         async with (
@@ -91,6 +103,174 @@ async def test_an_unpaced_client_on_the_same_key_makes_the_governor_back_off() -
             client_stats = tk.statistics()
     assert [r.status_code for r in replies] == [200] * 10
     assert stats.rate_limited >= 1  # it saw the 429 (one, unless a second was already in flight)
-    assert stats.current_rate < CAP  # ... and slowed down
     # Every 429 went to our client, and each was fed back to its governor.
     assert fake.stats.rate_limited == client_stats.rate_limited == stats.rate_limited
+    key_id = fake.key_info(key).id
+    ours = sorted((a for a in fake.arrivals if a.key_id == key_id), key=lambda a: a.time)
+    first_429 = next(a for a in ours if a.status == 429)
+    retried = [a.time for a in ours if a.time > first_429.time]
+    assert not retried or min(retried) - first_429.time >= 1.0  # paused for the Retry-After
+
+
+# -- a network with jitter --------------------------------------------------------------------
+
+
+async def test_the_fake_network_holds_each_request_before_the_server_counts_it() -> None:
+    async with FakeTightknit(rate_limit=CAP, network_delay=(0.05, 0.05)) as fake:
+        assert fake.network_delay == (0.05, 0.05)
+        key = fake.add_key()
+        async with AsyncTightknit(api_key=key, base_url=fake.url, rate_limit=None) as tk:
+            sent = time.monotonic()
+            await tk.request("GET", FEEDS)
+        (arrival,) = arrival_times(fake, key)
+        assert arrival - sent >= 0.05 - 0.001  # timed (and counted) once the delay is over
+        fake.network_delay = None  # live: the next requests go straight through
+        assert fake.network_delay is None
+
+
+def test_network_delays_are_uniform_within_bounds_and_repeat_with_the_seed() -> None:
+    draws = [NetworkDelay((0.0, 0.05), seed=7).draw() for _ in range(3)]
+    assert draws[0] == draws[1] == draws[2]
+    network = NetworkDelay((0.01, 0.05), seed=7)
+    delays = [network.draw() for _ in range(500)]
+    assert all(0.01 <= d <= 0.05 for d in delays)
+    assert len(set(delays)) == 500
+    again = NetworkDelay((0.01, 0.05), seed=7)
+    assert [again.draw() for _ in range(500)] == delays
+    assert NetworkDelay().draw() == 0.0
+    assert NetworkDelay((0.02, 0.02)).draw() == 0.02
+
+
+@pytest.mark.parametrize(
+    ("bounds", "error"),
+    [
+        ((0.05, 0.01), ValueError),
+        ((-0.01, 0.05), ValueError),
+        ((0.0, float("inf")), TypeError),
+        ((0.0,), TypeError),
+        (("0", "1"), TypeError),
+        ((True, 1), TypeError),
+        (0.05, TypeError),
+    ],
+)
+def test_network_delay_bounds_are_checked(bounds: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="network_delay"):
+        FakeTightknit(network_delay=bounds)  # type: ignore[arg-type]
+    fake = FakeTightknit()
+    with pytest.raises(error, match="network_delay"):
+        fake.network_delay = bounds  # type: ignore[assignment]
+
+
+def test_serve_fake_takes_jitter_ms(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _parser().parse_args(["serve-fake"]).jitter_ms == 0.0
+    assert _parser().parse_args(["serve-fake", "--jitter-ms", "50"]).jitter_ms == 50.0
+    calls: list[tuple[int, tuple[float, float] | None]] = []
+
+    async def serve(port: int, host: str = "127.0.0.1", **options: object) -> None:
+        calls.append((port, cast("tuple[float, float] | None", options.get("network_delay"))))
+
+    monkeypatch.setattr("tightknit_async.testing.serve_forever", serve)
+    assert main(["serve-fake", "--jitter-ms", "50", "--port", "9"]) == 0
+    assert main(["serve-fake"]) == 0
+    assert calls == [(9, (0.0, 0.05)), (8040, None)]
+    assert main(["serve-fake", "--jitter-ms", "-1"]) == 2
+    assert main(["serve-fake", "--jitter-ms", "nan"]) == 2
+
+
+async def test_serve_forever_says_the_requests_are_delayed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tightknit_async.testing import serve_forever
+
+    task = asyncio.create_task(serve_forever(0, network_delay=(0.0, 0.025)))
+    printed = ""
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        printed += capsys.readouterr().out
+        if "TIGHTKNIT_API_KEY=" in printed:
+            break
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert "Every request is delayed 0 to 25 ms before the server sees it" in printed
+
+
+async def test_the_client_through_50_ms_of_jitter_earns_no_429() -> None:
+    async with FakeTightknit(rate_limit=CAP, network_delay=(0.0, 0.05)) as fake:
+        key = fake.add_key()
+        async with paced(fake, key, max_retries=0) as tk:  # a 429 would raise, not be retried
+            replies = await asyncio.gather(*(tk.request("GET", FEEDS) for _ in range(160)))
+    assert [r.status_code for r in replies] == [200] * 160
+    assert fake.stats.rate_limited == 0
+    assert fake.max_in_window(1.0) <= CAP  # at the server's arrival times, after the delays
+
+
+# -- many keys on one saturated event loop --------------------------------------------------------
+
+KEYS = 100
+LOAD_SECONDS = 2.0
+
+
+def _serve_keys(conn: Connection) -> None:
+    """A fake with ``KEYS`` keys and 0 to 50 ms of network delay, in a process of its own."""
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        fake = FakeTightknit(rate_limit=CAP, network_delay=(0.0, 0.05), seed_data=False)
+        async with fake:
+            keys = [fake.add_key() for _ in range(KEYS)]
+            conn.send((fake.url, keys))
+            await loop.run_in_executor(None, conn.recv)
+            windows = [
+                max_in_window(a.time for a in fake.arrivals if a.key_id == fake.key_info(k).id)
+                for k in keys
+            ]
+            conn.send((fake.stats.requests, fake.stats.rate_limited, windows))
+
+    asyncio.run(serve())
+
+
+async def test_a_hundred_keys_on_one_saturated_loop_earn_no_429() -> None:
+    """Every key kept at full demand, all on this one event loop, far more than it can serve:
+    grants wait on a late loop, sends bunch. Each request is answered through the governor as
+    the client does: the answer's elapsed time to ``on_reply``, a 429 to ``on_rate_limited``."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    server = context.Process(target=_serve_keys, args=(theirs,), daemon=True)
+    server.start()
+    try:
+        url, keys = cast(tuple[str, list[str]], await asyncio.to_thread(ours.recv))
+        stop = time.monotonic() + LOAD_SECONDS
+        limited = 0
+
+        async def key_load(session: aiohttp.ClientSession, key: str) -> None:
+            nonlocal limited
+            governor = Governor(CAP)
+            headers = {"Authorization": f"Bearer {key}"}
+
+            async def worker() -> None:
+                nonlocal limited
+                while time.monotonic() < stop:
+                    await governor.acquire()
+                    started = time.perf_counter()
+                    async with session.get(url + FEEDS, headers=headers) as response:
+                        await response.read()
+                    governor.on_reply(time.perf_counter() - started)
+                    if response.status == 429:
+                        limited += 1
+                        governor.on_rate_limited(float(response.headers["Retry-After"]))
+
+            await asyncio.gather(*(worker() for _ in range(4)))
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            await asyncio.gather(*(key_load(session, key) for key in keys))
+        ours.send(None)
+        requests, rate_limited, windows = cast(
+            tuple[int, int, list[int]], await asyncio.to_thread(ours.recv)
+        )
+    finally:
+        server.join(10)
+        if server.is_alive():
+            server.terminate()
+    assert requests >= KEYS  # every key got through
+    assert rate_limited == limited == 0
+    assert max(windows) <= CAP

@@ -6,7 +6,8 @@ the journal, the progress display, the summary), against an in-process :class:`F
 that enforces the real rules (a per-key limit in any 1-second window, idempotency) and injects
 faults: 3% 503s, and five connections dropped after the member was saved. Then it shows the
 exactly-once evidence from the server's ledger, and runs the same command again: the journal
-skips every row and nothing is sent.
+skips every row and nothing is sent. Last, it edits a few rows and runs it once more: a sync,
+only the edited rows are sent.
 
 ``--rate`` raises both the fake server's limit and the client's rate (the Makefile passes 400 so
 the demo takes seconds); the real API allows 50 requests per second.
@@ -24,7 +25,7 @@ from pathlib import Path
 from .bulk._import import ImportOptions, import_members
 from .testing import FakeTightknit
 
-__all__ = ["run_demo", "write_members"]
+__all__ = ["rename_members", "run_demo", "write_members"]
 
 API_RATE: float = 50.0
 _MEMBERS_PATH = "/admin/v0/members"
@@ -41,6 +42,16 @@ def write_members(path: Path, count: int) -> None:
             name = f"{first[i % len(first)]} {last[i % len(last)]}"
             avatar = f"https://avatars.example.com/{i}.png" if i % 3 == 0 else ""
             writer.writerow((f"member{i:05d}@example.com", name, avatar))
+
+
+def rename_members(path: Path, count: int) -> None:
+    """Give the first ``count`` members of a :func:`write_members` file a new name."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    for row in rows[1 : count + 1]:
+        row[1] = f"{row[1]} Jr."
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
 
 
 async def run_demo(*, members: int = 2000, rate: float = API_RATE, quiet: bool = False) -> int:
@@ -103,9 +114,20 @@ async def run_demo(*, members: int = 2000, rate: float = API_RATE, quiet: bool =
             second = await import_members(options, stdout=out, stderr=err, log_interval=1.0)
             sent = fake.stats.requests - requests_before
             say(f"  requests sent in run 2   {sent}  (the journal skipped every row)")
+            edited = min(10, members)
+            rename_members(path, edited)
+            say()
+            say(f"run 3: {edited} rows edited in {path.name}; the same command again (a sync)")
+            arrivals_before = len(fake.arrivals)
+            third = await import_members(options, stdout=out, stderr=err, log_interval=1.0)
+            # rows sent: distinct keys (a 503 is retried with the row's key)
+            synced = len({a.idempotency_key for a in fake.arrivals[arrivals_before:]})
+            say(f"  rows sent in run 3       {synced}  (the edited rows only, under new keys)")
     ok = (
         first == 0
         and second == 0
+        and third == 0
+        and synced == edited
         and len(per_member) == members
         and duplicates == 0
         and sent == 0

@@ -148,6 +148,43 @@ class Runner:
 
         Raises the last attempt's :class:`APIStatusError` or :class:`APIConnectionError`.
         """
+        if claim is not None:
+            return await self._run(call, claim, None)
+        # The first attempt of a call with nothing to keep, outside the state machine: most calls
+        # end with its 2xx, and need none of the machine's states.
+        governor = self.governor
+        deadline = call.deadline
+        remaining = None if deadline is None else deadline - self.clock.monotonic()
+        first: Response | APIConnectionError
+        try:
+            first = await self._attempt(call, governor, 1, remaining)
+        except APIConnectionError as exc:
+            first = exc
+        else:
+            if governor is not None:  # the reply proves when the request arrived
+                governor.on_reply(first.elapsed)
+            status = first.status_code
+            if 200 <= status < 300:
+                if self.telemetry is not None:
+                    self.telemetry.attempted(status, 1)
+                return self.settle(
+                    call,
+                    status,
+                    first.headers,
+                    first.content,
+                    replayed=_is_replay(first),
+                    attempts=1,
+                )
+        return await self._run(call, None, first)
+
+    async def _run(
+        self,
+        call: CallDescription,
+        claim: FlightClaim | None,
+        first: Response | APIConnectionError | None,
+    ) -> APIResponse:
+        """The state machine's loop; ``first`` is the first attempt's result when :meth:`run`
+        already sent it (its governor report made)."""
         clock = self.clock
         governor = self.governor
         spec = CallSpec(
@@ -169,7 +206,16 @@ class Runner:
                     remaining = None if deadline is None else deadline - clock.monotonic()
                     outcome: Outcome
                     try:
-                        response = await self._attempt(call, governor, attempt, remaining)
+                        if first is None:
+                            response = await self._attempt(call, governor, attempt, remaining)
+                            if governor is not None:  # the reply proves when it arrived
+                                governor.on_reply(response.elapsed)
+                        elif isinstance(first, APIConnectionError):
+                            failure: APIConnectionError = first
+                            first = None
+                            raise failure
+                        else:
+                            response, first = first, None
                     except APIConnectionError as exc:
                         response, error, outcome = None, exc, NoAnswer(exc.request_sent)
                         if self.telemetry is not None:

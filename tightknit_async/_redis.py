@@ -4,9 +4,11 @@ The Redis modules, each importing only those below it (and nothing imports this 
 client)::
 
     _redis.py                     redis_backends(): builds both for a client
-    governor/_redis.py            RedisGovernor (imports nothing of the store)
+    governor/_redis.py            RedisGovernor (imports nothing of the store), with its parts
+                                  _redis_schedule.py, _redis_lanes.py, _redis_fallback.py
     idempotency/_redis_store.py   RedisIdempotencyStore (imports nothing of the governor)
-    _redis_base.py                key names, connections, pub/sub listeners, REDIS_ERRORS
+    _redis_base.py                key names, bounded connection pools, pub/sub listeners,
+                                  REDIS_ERRORS
 
 Imports ``redis`` (the ``redis`` extra: ``pip install tightknit-async[redis]``); the client
 imports this module only when it is given a Redis URL.
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Unpack
 
 from ._redis_base import (
+    DEFAULT_REDIS_MAX_CONNECTIONS,
     DEFAULT_REDIS_TIMEOUT,
     REDIS_ERRORS,
     Listener,
@@ -31,6 +34,7 @@ from .idempotency._redis_store import RedisIdempotencyStore
 from .idempotency._store import IdempotencyStore
 
 __all__ = [
+    "DEFAULT_REDIS_MAX_CONNECTIONS",
     "DEFAULT_REDIS_TIMEOUT",
     "REDIS_ERRORS",
     "Listener",
@@ -50,6 +54,7 @@ def redis_backends(
     fallback_workers: int | None = None,
     fallback_store: IdempotencyStore | None = None,
     timeout: float = DEFAULT_REDIS_TIMEOUT,
+    max_connections: int | None = None,
     **options: Unpack[GovernorOptions],
 ) -> tuple[RedisGovernor, RedisIdempotencyStore]:
     """A Redis governor and a Redis idempotency store for ``api_key``, sharing ``redis_url``.
@@ -61,22 +66,30 @@ def redis_backends(
         redis_url: ``redis://[:password@]host:port/db`` (also ``rediss://``, ``unix://``).
         api_key: the API key paced; only its digest reaches Redis.
         rate: requests per second for the key, across every process (> 0).
-        fallback_workers: opt in to a local fallback when Redis is unreachable: the governor
-            then paces this process alone at ``rate / fallback_workers`` (see
-            :class:`~tightknit_async.governor.RedisGovernor`). ``None`` (default) raises
-            ``GovernorUnavailableError`` instead.
+        fallback_workers: opt in to a local fallback when Redis is unreachable: this process
+            then paces the key alone at ``rate / fallback_workers``, all its governors of the
+            key together (see :mod:`tightknit_async.governor._redis_fallback`). ``None``
+            (default) raises ``GovernorUnavailableError`` instead.
         fallback_store: opt in to a fallback for the store: while Redis is unreachable,
             bindings and replies go there (e.g. a ``MemoryIdempotencyStore()``), without
             cross-process single-flight. ``None`` (default) raises
             ``IdempotencyStoreUnavailableError`` instead.
         timeout: seconds a Redis command may take.
+        max_connections: connections each of the two pools opens for commands at most
+            (``None``: :data:`DEFAULT_REDIS_MAX_CONNECTIONS`, 16); a command that finds them
+            all busy waits for a free one (up to
+            :data:`~tightknit_async._redis_base.DEFAULT_POOL_TIMEOUT` seconds) rather than
+            fail. The store needs one per caller-keyed call asking it at the same moment;
+            the governor sends one command at a time.
         **options: the governor's other settings (``burst``, ``margin``, ``bulk_share``, ...).
 
     Raises:
         ValueError: a setting out of range, or a malformed URL.
     """
+    if max_connections is None:
+        max_connections = DEFAULT_REDIS_MAX_CONNECTIONS
     governor = RedisGovernor(
-        connect(redis_url, timeout=timeout),
+        connect(redis_url, timeout=timeout, max_connections=max_connections),
         api_key,
         rate,
         fallback_workers=fallback_workers,
@@ -84,6 +97,8 @@ def redis_backends(
         **options,
     )
     store = RedisIdempotencyStore(
-        connect(redis_url, timeout=timeout), fallback=fallback_store, owns_client=True
+        connect(redis_url, timeout=timeout, max_connections=max_connections),
+        fallback=fallback_store,
+        owns_client=True,
     )
     return governor, store

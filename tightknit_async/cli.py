@@ -1,5 +1,5 @@
-"""The ``tightknit-async`` command line: ``import members``, ``request``, ``check-api``,
-``serve-fake``, ``demo``.
+"""The ``tightknit-async`` command line: ``import members``, ``bulk``, ``export``, ``request``,
+``check-api``, ``serve-fake``, ``demo``.
 
 Exit status: 0 on success; 1 when the work failed (a request, a row); 2 for bad input or
 settings; 130 after Ctrl-C (143 after SIGTERM during an import). ``check-api``: 0 when the
@@ -11,17 +11,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import sys
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from . import _codec
 from ._exceptions import APIStatusError, TightknitError
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
+from .bulk._endpoint import add_bulk_parser
+from .bulk._export import add_export_parser
 from .bulk._import import add_import_parser
 
 __all__ = ["main"]
+
+_FAKE_RATE = 50  # serve-fake's default limit: the API's
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_import_parser(sub)
+    add_bulk_parser(sub)
+    add_export_parser(sub)
 
     serve = sub.add_parser("serve-fake", help="run the embedded fake Tightknit server")
     serve.add_argument("--port", type=int, default=8040, help="port on 127.0.0.1 (default 8040)")
@@ -54,6 +61,35 @@ def _parser() -> argparse.ArgumentParser:
         "--drift",
         action="store_true",
         help="alter the GET endpoints' replies the way a live API drifts (for check-api)",
+    )
+    serve.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="delay every request a random 0 to N ms (seeded) before the server counts it, as a "
+        "network with jitter does (default 0)",
+    )
+    serve.add_argument(
+        "--rate",
+        type=int,
+        default=_FAKE_RATE,
+        metavar="N",
+        help="requests per key in any 1 s window, else 429 (default 50, the API's; 0: no limit)",
+    )
+    serve.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="fault injection, e.g. error_rate=0.1,latency=0.05 (names: latency, "
+        "latency_jitter, error_rate, error_status, error_html, drop_after_apply, "
+        "conflict_next, retry_after)",
+    )
+    serve.add_argument(
+        "--seed", type=int, default=0, help="seed of the data, the ids and random faults"
+    )
+    serve.add_argument(
+        "--key", metavar="SECRET", help="the API key to accept (default: a new one, printed)"
     )
 
     request = sub.add_parser(
@@ -148,11 +184,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo(members=args.members, rate=args.rate))
         if args.command == "import":
             return _import_command(args)
-        if args.command == "serve-fake":
-            from .testing import serve_forever
+        if args.command == "bulk":
+            from .bulk._endpoint import bulk_command
 
+            return bulk_command(args)
+        if args.command == "export":
+            from .bulk._export import export_command
+
+            return export_command(args)
+        if args.command == "serve-fake":
+            from .testing import Faults, serve_forever
+
+            if not (args.jitter_ms >= 0 and math.isfinite(args.jitter_ms)):
+                print("error: --jitter-ms must be a number >= 0", file=sys.stderr)
+                return 2
+            if args.rate < 0:
+                print("error: --rate must be >= 0 (0: no limit)", file=sys.stderr)
+                return 2
+            try:
+                Faults().apply(args.faults)
+            except ValueError as exc:
+                print(f"error: --faults: {exc}", file=sys.stderr)
+                return 2
+            # only the options given, so serve_forever's defaults stay its own
+            options: dict[str, Any] = {}
+            if args.jitter_ms:
+                options["network_delay"] = (0.0, args.jitter_ms / 1000)
+            if args.rate != _FAKE_RATE:
+                options["rate_limit"] = args.rate or None
+            if args.faults:
+                options["faults"] = args.faults
+            if args.seed:
+                options["seed"] = args.seed
+            if args.key is not None:
+                options["api_key"] = args.key
+            serving = serve_forever(args.port, args.host, drift=args.drift, **options)
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(serve_forever(args.port, args.host, drift=args.drift))
+                asyncio.run(serving)
             return 0
         if args.command == "check-api":
             from ._check_api import check_api_command

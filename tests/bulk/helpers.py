@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tightknit_async.bulk import hash_content, item_idempotency_key
 from tightknit_async.testing import FakeTightknit, LedgerEntry
 
 MEMBERS_PATH = "/admin/v0/members"
@@ -21,6 +22,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 def member_email(i: int) -> str:
     return f"member{i:05d}@example.com"
+
+
+def member_key(job: str, i: int, *, avatar: str | None = None) -> str:
+    """The idempotency key ``import members`` sends for generated member ``i``: derived from
+    the job, the e-mail and the content hash of the row."""
+    body = {"email": member_email(i), "full_name": f"Member Number{i}"}
+    if avatar is not None:
+        body["avatar_url_original"] = avatar
+    return item_idempotency_key(job, member_email(i), hash_content(body))
 
 
 def write_csv(path: Path, count: int, *, start: int = 0) -> Path:

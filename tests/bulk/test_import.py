@@ -23,6 +23,7 @@ from .helpers import (
     assert_exactly_once,
     member_email,
     member_entries,
+    member_key,
     write_csv,
     write_jsonl,
 )
@@ -114,7 +115,10 @@ async def test_rows_carry_their_job_keys_and_the_journal_records_each_reply(
     status, output = await run(first)
     assert status == 0, output.stderr
     keys = [entry.idempotency_key for entry in member_entries(fake)]
-    assert sorted(keys) == sorted(idempotency_key_for(first.job, member_email(i)) for i in range(6))
+    avatar = "https://img.example.com/{}.png".format
+    expected = [member_key(first.job, i, avatar=avatar(i) if i % 2 else None) for i in range(6)]
+    assert sorted(keys) == sorted(expected)  # type: ignore[type-var]
+    assert idempotency_key_for(first.job, member_email(0)) not in keys  # the content counts
     for i in range(6):
         member = fake.find_member(member_email(i))
         assert member is not None
@@ -204,7 +208,7 @@ async def test_failed_rows_are_retried_by_the_same_command(
     assert output.count("created") == 29
     assert output.count("failed") == 1
     assert f"{path}:2: {member_email(0)}: InternalServerError" in output.stderr
-    assert "FAILED: 1 of 30 valid rows not imported" in output.stdout
+    assert "FAILED: 1 of 30 rows not imported (1 failed)" in output.stdout
     failed_file = tmp_path / "members.failed.csv"
     assert failed_file.read_text().splitlines()[1] == f"{member_email(0)},Member Number0"
     requests = fake.stats.requests
@@ -257,7 +261,8 @@ async def test_unusable_files(fake: FakeTightknit, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "m.txt").write_text("")
     cases = {
-        "h.csv": "missing column(s) email, full_name; unknown column(s) mail, name",
+        "h.csv": "missing column(s) email, full_name (the command takes email, full_name, "
+        "avatar_url_original; the file has mail, name: map one with --map email=COLUMN)",
         "empty.csv": "empty file",
         "m.txt": "expected a .csv or .jsonl file",
         "absent.csv": "No such file",

@@ -1,4 +1,7 @@
-"""The sans-IO slot book: tables of cases, then randomised patterns with fixed seeds."""
+"""The sans-IO slot book: tables of cases, then randomised patterns with fixed seeds.
+
+Arrival times at the server (network delays, answers) are simulated in ``test_arrivals.py``.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ from tightknit_async.governor._gcra import DEFAULT_MARGIN, WINDOW
         (0.5, {"burst": 2}, r"burst must be between 1 and 1"),
         (50, {"margin": -0.001}, "margin must be"),
         (50, {"margin": 1.0}, "margin must be"),
+        (50, {"jitter": -0.001}, "jitter must be"),
+        (50, {"jitter": 1.0}, "jitter must be"),
+        (50, {"repeat_window": -1.0}, "repeat_window must be"),
+        (50, {"repeat_window": math.inf}, "repeat_window must be"),
         (50, {"decrease": 0}, "decrease must be"),
         (50, {"decrease": 1.5}, "decrease must be"),
         (50, {"recovery": 0}, "recovery must be"),
@@ -65,7 +72,7 @@ Step = tuple[float, "float | None"]  # (now, since)
             "the margin widens T to (1 + margin) / limit",
             lambda: GCRA(50),
             [(0.0, None)] * 3,
-            [0.0, 0.0201, 0.0402],
+            [0.0, 0.02004, 0.04008],
         ),
         (
             "a rate below one per second",
@@ -115,6 +122,12 @@ Step = tuple[float, "float | None"]  # (now, since)
             [(0.0, None)] * 5,
             [0.0, 0.0, 1.25, 1.25, 2.5],
         ),
+        (
+            "unanswered, a slot counts as arriving up to jitter after it: each window waits",
+            lambda: GCRA(10, jitter=0.05, margin=0, cold_margin=0),
+            [(0.0, None)] * 21,
+            [i / 10 for i in range(10)] + [1.05 + i / 10 for i in range(10)] + [2.1],
+        ),
     ],
 )
 def test_booking(
@@ -133,60 +146,206 @@ def test_earliest_is_minus_infinity_when_fresh_and_book_never_goes_backwards() -
 
 
 def test_repr_shows_the_parameters_and_the_pause() -> None:
-    core = GCRA(50.5, burst=2)
+    core = GCRA(50.5, burst=2, jitter=0.05)
     core.rate_limited(3.0, 1.5)
-    assert repr(core) == "GCRA(rate=50.5, limit=50, burst=2, margin=0.005, paused_until=4.5)"
+    assert repr(core) == (
+        "GCRA(rate=50.5, limit=50, burst=2, margin=0.002, jitter=0.05, paused_until=4.5)"
+    )
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+def test_an_answer_brings_the_next_window_forward_to_when_it_was_read() -> None:
+    core = GCRA(2, jitter=0.05, margin=0, cold_margin=0)
+    assert [core.book(0.0), core.book(0.0)] == [0.0, 0.5]
+    assert core.earliest() == pytest.approx(1.05)  # unanswered: slot 0.0 arrives by 0.05
+    assert core.answered(0.02, 0.0)  # read at 0.02: it arrived by then
+    assert core.earliest() == pytest.approx(1.02)
+    assert core.in_flight == 1
+
+
+def test_answers_are_matched_to_the_oldest_grant_at_or_after_their_send_less_jitter() -> None:
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0)
+    assert [core.book(t) for t in (0.0, 0.1, 0.2)] == pytest.approx([0.0, 0.1, 0.2])
+    assert core.answered(0.25, 0.2)  # grants 0.0 and 0.1 are older than 0.15: passed over
+    assert core._pending.slots == pytest.approx([0.0, 0.1])
+    assert core.answered(0.26, 0.1)
+    assert core._pending.slots == pytest.approx([0.0])  # 0.0: lost, or still on its way
+    assert core.answered(0.3, 0.0)
+    assert core.in_flight == 0
+
+
+def test_answers_out_of_order_swap_grants_and_keep_both() -> None:
+    core = GCRA(50, jitter=0.05, margin=0, cold_margin=0)
+    first, second = core.book(0.0), core.book(0.0)
+    assert core.answered(0.03, second)  # the later one answers first: matched to the oldest
+    assert core._pending.slots == [second]
+    assert core.answered(0.04, first)  # and the earlier one to what is left
+    assert core.in_flight == 0
+    assert core._answered == pytest.approx([0.03, 0.04])
+
+
+@pytest.mark.parametrize(
+    ("round_trips", "bound"),
+    [
+        ([0.3], 0.05),  # the least round trip is 0.3 s: the arrival is jitter after the send
+        ([0.01, 0.3], 0.4),  # after a 10 ms round trip: nothing surer than the read time
+        ([0.04], 0.04),  # within jitter: the read time
+    ],
+)
+def test_an_answers_bound_is_its_read_time_less_what_the_least_round_trip_exceeds_jitter(
+    round_trips: list[float], bound: float
+) -> None:
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0)
+    for i, round_trip in enumerate(round_trips):
+        slot = core.book(i / 10)
+        assert core.answered(slot + round_trip, slot)
+    assert max(core._answered) == pytest.approx(bound)
+
+
+@pytest.mark.parametrize(
+    ("now", "sent", "why"),
+    [
+        (1.0, 0.0, "its send began a span or more before it was read"),
+        (0.5, 0.2, "no grant at or after its send less jitter"),
+    ],
+)
+def test_answers_that_cannot_be_matched_are_ignored(now: float, sent: float, why: str) -> None:
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0)
+    core.book(0.0)
+    assert not core.answered(now, sent), why
+    assert core.in_flight == 1
+
+
+def test_a_send_later_than_now_counts_as_now() -> None:
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0)
+    core.book(0.0)
+    assert core.answered(0.03, 0.5)
+    assert core._answered == [0.03]
+
+
+def test_with_a_cold_margin_the_cold_windows_grants_keep_their_bounds() -> None:
+    """The first window's grants count as arriving up to jitter + cold_margin late, and no answer
+    is matched to them (answers whose send began before the window's end plus jitter are
+    ignored): the second window starts that much after the first; later ones as answered."""
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0.05)
+    slots = [core.book(i / 10) for i in range(10)]
+    assert slots == pytest.approx([i / 10 for i in range(10)])
+    assert core.in_flight == 0  # none of them can be matched
+    assert not core.answered(0.01, 0.0)
+    assert not core.answered(1.04, 0.99)  # may still be the cold window's
+    assert core.book(1.0) == pytest.approx(1.1)  # 0.0 + 0.05 + 0.05 + 1
+    assert core.in_flight == 1
+    assert core.answered(1.11, 1.1)  # warm: matched
+    assert core.in_flight == 0
+
+
+def test_a_grant_sent_late_by_a_busy_loop_gets_that_much_more() -> None:
+    """``lag``: the driver's loop runs late, so the grant's bound and its key move later."""
+    core = GCRA(2, jitter=0.05, margin=0, cold_margin=0)
+    assert core.book(0.0, lag=0.2) == 0.0
+    assert core._pending.keys == [0.2]
+    assert core.earliest() == pytest.approx(0.5)  # GCRA spacing as ever
+    core.book(0.5)
+    assert core.earliest() == pytest.approx(1.25)  # 0.0 + 0.2 + 0.05 + 1
+    assert core.answered(0.4, 0.25)  # its send began 0.25 s after its grant: its key is 0.2
+    assert core._pending.keys == [0.5]
+
+
+def test_bounds_no_later_slot_can_meet_are_dropped() -> None:
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0)
+    core.book(0.0)
+    assert core.answered(0.5, 0.4) is False  # nothing at or after 0.35
+    core.book(2.0)  # the horizon is now 1.0: the bound 0.05 is gone, and its grant
+    assert core.in_flight == 1
+    assert core._bounds == pytest.approx([2.05])
 
 
 # -- pauses and AIMD ----------------------------------------------------------------------------
 
 
-def test_a_429_pauses_halves_the_rate_and_the_rate_climbs_back() -> None:
-    core = GCRA(50)  # decrease 0.5, recovery 0.05 * 50 = 2.5/s per second
+def test_a_single_429_pauses_without_lowering_the_rate() -> None:
+    core = GCRA(50)
     core.book(0.0)
     core.rate_limited(1.0, 2.0)
     assert core.paused_until == 3.0
     assert core.earliest() == 3.0
-    assert core.rate_at(1.0) == core.rate_at(3.0) == 25.0
-    assert core.rate_at(4.0) == pytest.approx(27.5)
-    assert core.rate_at(12.0) == pytest.approx(47.5)
-    assert core.rate_at(13.0) == 50.0
-    assert core.rate_at(100.0) == 50.0
+    assert core.rate_at(1.0) == core.rate_at(3.0) == 50.0
     assert core.book(1.5) == 3.0
-    assert core.book(3.0) == pytest.approx(3.04)  # T = 1/25 while the rate is lowered
+    assert core.book(3.0) == pytest.approx(3.02004)  # T at the full rate
 
 
-def test_429s_within_a_window_of_the_last_decrease_only_extend_the_pause() -> None:
+def test_429s_during_the_pause_or_its_first_second_only_extend_it() -> None:
     core = GCRA(50)
     core.rate_limited(0.0, 1.0)
     core.rate_limited(0.4, 1.0)  # an echo: a request sent before the first 429 was seen
-    assert core.rate_at(0.4) == 25.0
     assert core.paused_until == 1.4
-    core.rate_limited(1.4, 1.0)  # a fresh signal, a window after the decrease
-    assert core.rate_at(1.4) == 12.5
+    core.rate_limited(1.3, 0.0)  # still inside the pause
+    assert core.rate_at(1.4) == 50.0
+    short = GCRA(50)
+    short.rate_limited(0.0, 0.0)  # no pause at all: the signal's first second is still its own
+    short.rate_limited(0.9, 0.0)
+    assert short.rate_at(0.9) == 50.0
+
+
+def test_a_429_soon_after_a_pause_is_a_repeat_and_lowers_the_rate() -> None:
+    core = GCRA(50)  # decrease 0.5, recovery 0.05 * 50 = 2.5/s per second
+    core.rate_limited(0.0, 1.0)
+    assert core.rate_at(1.0) == 50.0
+    core.rate_limited(2.5, 1.5)  # 1.5 s after the pause ended: within repeat_window (2 s)
+    assert core.paused_until == 4.0
+    assert core.rate_at(3.0) == core.rate_at(4.0) == 25.0
+    assert core.rate_at(5.0) == pytest.approx(27.5)  # climbing back from the end of the pause
+    assert core.rate_at(13.0) == pytest.approx(47.5)
+    assert core.rate_at(14.0) == core.rate_at(100.0) == 50.0
+    assert core.book(4.0) == 4.0
+    assert core.book(4.0) == pytest.approx(4.04)  # T = 1/25 while the rate is lowered
+    core.rate_limited(20.0, 1.0)  # 16 s after that pause: isolated again
+    assert core.rate_at(20.0) == 50.0
+
+
+def test_the_repeat_window_ends_exactly_repeat_window_after_the_pause() -> None:
+    core = GCRA(50, repeat_window=2.0)
+    core.rate_limited(0.0, 1.0)
+    core.rate_limited(3.0, 0.0)  # exactly 2 s after the pause ended: no longer a repeat
+    assert core.rate_at(3.0) == 50.0
+    core.rate_limited(4.999, 0.0)  # 1.999 s after the last 429's (empty) pause, a second later
+    assert core.rate_at(4.999) == 25.0
+
+
+def test_an_echo_during_a_lowering_pause_delays_the_climb() -> None:
+    core = GCRA(50)
+    core.rate_limited(0.0, 1.0)
+    core.rate_limited(2.0, 1.0)  # a repeat: 25/s, climbing from 3.0
+    core.rate_limited(2.5, 1.0)  # an echo: the pause now ends at 3.5, and the climb with it
+    assert core.paused_until == 3.5
+    assert core.rate_at(3.5) == 25.0
+    assert core.rate_at(4.5) == pytest.approx(27.5)
 
 
 @pytest.mark.parametrize(
     ("rate", "floor"), [(50, 1.0), (0.5, 0.5)], ids=["floor-1/s", "floor-the-configured-rate"]
 )
 def test_the_rate_never_drops_below_the_floor(rate: float, floor: float) -> None:
-    core = GCRA(rate)
-    for second in range(20):
-        core.rate_limited(float(second), 100.0)  # a window apart, so each one counts
-    assert core.rate_at(19.0) == floor
+    core = GCRA(rate, recovery=0.001)
+    for i in range(20):
+        core.rate_limited(1.5 * i, 0.0)  # 1.5 s apart: each one after the first repeats
+    assert core.rate_at(28.5) == floor
 
 
 def test_decrease_1_pauses_without_slowing_down() -> None:
     core = GCRA(50, decrease=1.0)
     core.rate_limited(0.0, 1.0)
-    assert core.rate_at(0.5) == 50.0
-    assert core.earliest() == 1.0
+    core.rate_limited(2.0, 1.0)
+    assert core.rate_at(2.5) == 50.0
+    assert core.earliest() == 3.0
 
 
 def test_no_burst_straight_after_a_pause() -> None:
     core = GCRA(10, burst=5, margin=0, cold_margin=0)
-    core.rate_limited(0.0, 1.0)  # rate 5/s: T = 0.2
-    assert [core.book(0.0) for _ in range(3)] == pytest.approx([1.0, 1.2, 1.4])
+    core.rate_limited(0.0, 1.0)
+    assert [core.book(0.0) for _ in range(3)] == pytest.approx([1.0, 1.1, 1.2])
 
 
 def test_a_negative_pause_counts_as_none() -> None:
@@ -211,13 +370,18 @@ def test_projected_never_overestimates(seed: int) -> None:
         rate,
         burst=rng.randint(1, max(1, math.floor(rate))),
         margin=rng.choice([0.0, DEFAULT_MARGIN, 0.05]),
+        jitter=rng.choice([0.0, 0.05]),
     )
     now = 0.0
+    slots: list[float] = []
     for _ in range(rng.randrange(0, 3 * math.floor(rate) + 3)):
         now += rng.expovariate(rate * rng.uniform(0.5, 3))
         if rng.random() < 0.02:
             core.rate_limited(now, rng.uniform(0, 2))
-        core.book(now, now - rng.uniform(0, 0.05))
+        if slots and rng.random() < 0.5:  # an answer to one of the recent grants
+            sent = rng.choice(slots[-5:])
+            core.answered(max(now, sent), sent)
+        slots.append(core.book(now, now - rng.uniform(0, 0.05)))
     now += rng.uniform(0, 0.5)
     ahead = rng.randrange(0, 4 * math.floor(rate) + 2)
     bound = core.projected(now, ahead)
@@ -228,11 +392,11 @@ def test_projected_never_overestimates(seed: int) -> None:
 
 def test_projected_is_exact_while_the_window_log_paces_a_burst() -> None:
     """Six slots already booked back to back at t=0 (burst 10, rate 10): the next four fit in the
-    same window, every later one is paced by the window log, a span after the slot ten places
+    same window, every later one is paced by the window, a span after the slot ten places
     back. The projection of each is the slot it actually gets."""
-    core = GCRA(10, burst=10, cold_margin=0)  # span = 1.005
+    core = GCRA(10, burst=10, cold_margin=0)  # span = 1.002
     assert [core.book(0.0) for _ in range(6)] == [0.0] * 6
-    expected = [0.0] * 4 + [1.005] * 10 + [2.01] * 10 + [3.015]
+    expected = [0.0] * 4 + [1.002] * 10 + [2.004] * 10 + [3.006]
     future = copy.deepcopy(core)
     assert [future.book(0.0) for _ in range(25)] == pytest.approx(expected)
     assert [core.projected(0.0, ahead) for ahead in range(25)] == pytest.approx(expected)
@@ -242,10 +406,10 @@ def test_projected_after_a_full_window_counts_whole_spans_per_lap() -> None:
     core = GCRA(10, burst=10, cold_margin=0)
     for _ in range(10):
         core.book(0.0)
-    assert core.projected(0.0, 0) == pytest.approx(1.005)
-    assert core.projected(0.0, 9) == pytest.approx(1.005)
-    assert core.projected(0.0, 10) == pytest.approx(2.01)
-    assert core.projected(0.5, 30) == pytest.approx(4.02)
+    assert core.projected(0.0, 0) == pytest.approx(1.002)
+    assert core.projected(0.0, 9) == pytest.approx(1.002)
+    assert core.projected(0.0, 10) == pytest.approx(2.004)
+    assert core.projected(0.5, 30) == pytest.approx(4.008)
 
 
 # -- the exact one-window boundaries ------------------------------------------------------------
@@ -266,14 +430,6 @@ def test_the_cold_window_ends_exactly_one_window_after_the_cold_start() -> None:
     core = GCRA(3, margin=0, cold_margin=0.05)
     slots = [core.book(0.0), core.book(0.5), core.book(1.0)] + [core.book(1.0) for _ in range(4)]
     assert slots == pytest.approx([0.0, 0.5, 1.0, 4 / 3, 5 / 3, 2.0, 7 / 3])
-
-
-def test_a_429_exactly_one_window_after_the_last_decrease_lowers_the_rate_again() -> None:
-    core = GCRA(50)
-    core.rate_limited(0.0, 0.0)
-    assert core.rate_at(1.0) == pytest.approx(27.5)  # 25 + 2.5/s for one second
-    core.rate_limited(1.0, 0.0)
-    assert core.rate_at(1.0) == pytest.approx(13.75)
 
 
 # -- max_in_window ------------------------------------------------------------------------------

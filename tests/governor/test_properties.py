@@ -1,9 +1,10 @@
 """Property tests of the sans-IO slot book: the window guarantee for any arrival pattern.
 
-Hypothesis draws a ``GCRA`` (rate, burst, margin, cold margin, decrease, recovery, all within
-their bounds) and a timeline of events: bursts (many requests at one instant), streams (requests
-spaced at some offered rate, which changes from one stream to the next), idle gaps and 429s with
-arbitrary pauses. Two drivers serve it:
+Hypothesis draws a ``GCRA`` (rate, burst, margin, jitter, cold margin, decrease, recovery, all
+within their bounds) and a timeline of events: bursts (many requests at one instant), streams
+(requests spaced at some offered rate, which changes from one stream to the next), idle gaps and
+429s with arbitrary pauses; no answers are reported (``test_arrivals.py`` reports them). Two
+drivers serve it:
 
 * **book on arrival**: every request books its slot the moment it arrives (slots may lie in the
   future), as a caller of ``book(now)`` that then sleeps until its slot would;
@@ -27,7 +28,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tightknit_async.governor import GCRA, max_in_window
-from tightknit_async.governor._gcra import DEFAULT_COLD_MARGIN, DEFAULT_MARGIN, WINDOW
+from tightknit_async.governor._gcra import (
+    DEFAULT_COLD_MARGIN,
+    DEFAULT_JITTER,
+    DEFAULT_MARGIN,
+    WINDOW,
+)
 
 PROPERTY_SETTINGS = settings(deadline=None, max_examples=200)
 
@@ -92,6 +98,7 @@ def cores(draw: st.DrawFn) -> GCRA:
         rate,
         burst=draw(st.one_of(st.just(1), st.just(limit), st.integers(1, limit))),
         margin=draw(st.one_of(st.sampled_from([0.0, DEFAULT_MARGIN]), st.floats(0.0, 0.2))),
+        jitter=draw(st.one_of(st.sampled_from([0.0, DEFAULT_JITTER]), st.floats(0.0, 0.3))),
         cold_margin=draw(
             st.one_of(st.sampled_from([0.0, DEFAULT_COLD_MARGIN]), st.floats(0.0, 0.9))
         ),

@@ -226,12 +226,14 @@ async def test_with_a_fallback_the_governor_paces_locally_and_comes_back(
     assert max_in_window(times, 1.0) <= 25
     assert governor.redis_statistics().mode == "fallback"
     assert governor.redis_statistics().fallback_grants >= 25
-    assert "pacing this process alone with a local governor at 25/s" in caplog.text
+    assert f"Redis at 127.0.0.1:{private_redis.port} is unreachable" in caplog.text
+    assert "this process paces key sha256:" in caplog.text
+    assert "alone at 25 req/s (50 / 2 workers) until it is back" in caplog.text
     private_redis.start()
     await asyncio.sleep(0.5)
     await grant_times(governor, 5)
     assert governor.redis_statistics().mode == "redis"
-    assert "Redis answers again" in caplog.text
+    assert f"Redis at 127.0.0.1:{private_redis.port} answers again" in caplog.text
 
 
 async def test_closing_fails_the_waiters(make_governor: MakeGovernor) -> None:

@@ -1,8 +1,8 @@
 """The governor's Lua scripts, called directly against the real Redis: booking, lanes, pause.
 
-Each call is made through a ``RedisGovernor``'s own argument builders, so these are the exact
-calls the governor makes. Redis's clock runs on while the tests run, so they compare slots with
-each other (and with the in-process core), not with wall time.
+Each call is made through a ``RedisGovernor``'s own schedule and its argument builders, so these
+are the exact calls the governor makes. Redis's clock runs on while the tests run, so they
+compare slots with each other (and with the in-process core), not with wall time.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ class Schedule:
     async def book(
         self, lane: Literal["i", "b"] = "i", count: int = 1, max_wait: float | None = None
     ) -> Reply:
-        gov = self.governor
-        raw = await gov._call(gov._book_script, gov._book_args(lane, [max_wait] * count))
+        schedule = self.governor._schedule
+        raw = await schedule.call(
+            schedule.book_script, schedule.book_args(lane, [max_wait] * count)
+        )
         assert isinstance(raw, list)
         items = [item.decode().partition("|") for item in raw[4:]]
         return Reply(
@@ -54,14 +56,14 @@ class Schedule:
         )
 
     async def pause(self, seconds: float) -> Reply:
-        gov = self.governor
-        raw = await gov._call(gov._pause_script, gov._pause_args(seconds))
+        schedule = self.governor._schedule
+        raw = await schedule.call(schedule.pause_script, schedule.pause_args(seconds))
         assert isinstance(raw, list)
         return Reply(float(raw[0]) / 1e6, float(raw[1]) / 1e6, float(raw[2]), None, [], [], [])
 
     async def release(self, texts: list[str]) -> int:
-        gov = self.governor
-        undone = await gov._call(gov._release_script, gov._release_args(texts))
+        schedule = self.governor._schedule
+        undone = await schedule.call(schedule.release_script, schedule.release_args(texts))
         assert isinstance(undone, int)
         return undone
 
@@ -164,7 +166,7 @@ async def test_a_429_pauses_every_booking_and_lowers_the_rate_once_per_second(
     gov = schedule.governor
     listener = aioredis.Redis.from_url(redis_url)
     pubsub = listener.pubsub()
-    await pubsub.subscribe(gov._channel)
+    await pubsub.subscribe(gov._schedule.channel)
     try:
         await schedule.book("i", 3)
         paused = await schedule.pause(1.0)

@@ -46,10 +46,42 @@ How it works:
 Errors of the input itself (its iterator, the ``key`` function), of the journal or of the hooks
 stop the job: in-flight items get the ``cancel_grace`` to finish, the journal is flushed, then
 the error propagates (``summary.stopped == "error"``).
+
+Built on it (see ``docs/bulk.md`` and ``docs/migrations.md``):
+
+- sync: ``content_hash=hash_content`` sends only new and changed items on a re-run, each
+  version under its own key (:func:`item_idempotency_key`); ``result_id=`` keeps what each item
+  made (``journal.results(job)``); a stopped run's exception carries its summary
+  (:func:`summary_of`);
+- :func:`run_endpoint`: one request per row to any endpoint (``tightknit-async bulk``);
+- :func:`export_records`, :func:`export_file`: every record of a list endpoint, to JSON Lines or
+  CSV, resumable (``tightknit-async export``);
+- :func:`event_create_args`, :func:`migrate_calendar_events`: calendar events copied between
+  workspaces, exactly once.
 """
 
 from ._budget import ErrorBudget, ErrorBudgetExceeded
-from ._engine import BulkJob, run_bulk
+from ._content import hash_content, item_idempotency_key
+from ._endpoint import EndpointCall, EndpointRow, RequestTemplate, RowError, run_endpoint
+from ._engine import BulkJob, run_bulk, summary_of
+from ._export import (
+    CsvWriter,
+    ExportError,
+    ExportPage,
+    ExportSummary,
+    JsonlWriter,
+    export_file,
+    export_pages,
+    export_records,
+    neutralise_cell,
+)
+from ._journals import open_journal
+from ._migrate import (
+    EventCreateArgs,
+    calendar_event_from_record,
+    event_create_args,
+    migrate_calendar_events,
+)
 from ._progress import Progress, ProgressDisplay
 from ._types import BulkItem, BulkSummary, DuplicateItemError, ItemResult, UncertainItemError
 
@@ -57,12 +89,34 @@ __all__ = [
     "BulkItem",
     "BulkJob",
     "BulkSummary",
+    "CsvWriter",
     "DuplicateItemError",
+    "EndpointCall",
+    "EndpointRow",
     "ErrorBudget",
     "ErrorBudgetExceeded",
+    "EventCreateArgs",
+    "ExportError",
+    "ExportPage",
+    "ExportSummary",
     "ItemResult",
+    "JsonlWriter",
     "Progress",
     "ProgressDisplay",
+    "RequestTemplate",
+    "RowError",
     "UncertainItemError",
+    "calendar_event_from_record",
+    "event_create_args",
+    "export_file",
+    "export_pages",
+    "export_records",
+    "hash_content",
+    "item_idempotency_key",
+    "migrate_calendar_events",
+    "neutralise_cell",
+    "open_journal",
     "run_bulk",
+    "run_endpoint",
+    "summary_of",
 ]

@@ -12,12 +12,13 @@ import contextlib
 import logging
 import math
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import Final, Generic, Literal, TypeVar, cast
+from typing import Any, Final, Generic, Literal, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -30,8 +31,8 @@ from .._exceptions import (
     IdempotencyKeyError,
     RequestValidationError,
 )
-from ..idempotency import idempotency_key_for
 from ._budget import ErrorBudget, ErrorBudgetExceeded
+from ._content import item_idempotency_key
 from ._journal import ItemClaim, Journal, RunStart
 from ._progress import Progress, RateMeter
 from ._types import (
@@ -44,7 +45,7 @@ from ._types import (
     reply_facts,
 )
 
-__all__ = ["DEFAULT_CANCEL_GRACE", "DEFAULT_CONCURRENCY", "BulkJob", "run_bulk"]
+__all__ = ["DEFAULT_CANCEL_GRACE", "DEFAULT_CONCURRENCY", "BulkJob", "run_bulk", "summary_of"]
 
 logger: Final = logging.getLogger("tightknit_async.bulk")
 
@@ -66,6 +67,7 @@ class _Tally:
     updated: int = 0
     resumed: int = 0
     uncertain: int = 0
+    changed: int = 0
     attempts: int = 0
     in_flight: int = 0
 
@@ -78,6 +80,7 @@ class _Tally:
 class _Work(Generic[T]):
     item: BulkItem[T]
     claim: ItemClaim | None = None
+    journaled: bool = True
 
 
 class BulkJob(Generic[T, R]):
@@ -110,9 +113,28 @@ class BulkJob(Generic[T, R]):
         batch_size: items taken from the input (and claimed in the journal) at a time;
             default ``max(2 * concurrency, 16)``, at most 500.
         max_failure_samples: failed items kept in the summary (default 20).
+        content_hash: ``content_hash(value)`` gives a digest of what is sent for the item (see
+            :func:`~tightknit_async.bulk.hash_content`). With it the job is a *sync*: the key of
+            an item is derived from its id and its hash, the journal records the hash, and a
+            re-run sends only new items and items whose hash changed (done ones with the same
+            hash are skipped). Leave it out for work that must never be sent twice for the same
+            id (creates that are not upserts): a changed item would be created again.
+        result_id: ``result_id(result)`` names what a successful item produced (the created
+            record's id); the journal keeps it (:meth:`~tightknit_async.journal.Journal.results`
+            gives the ``{item_id: result_id}`` map). ``None`` from it records nothing.
+        resend_done: send every item, also those the journal has done (and unchanged): those
+            are sent under keys of this run only (derived with a random salt, see
+            :func:`~tightknit_async.bulk.item_idempotency_key`) so that the server applies them
+            again instead of replaying, and are not journaled again (they stay ``done``).
+            Without a journal every item gets such a key.
 
     Raises:
         ValueError, TypeError: bad options.
+
+    When the run is cancelled (Ctrl-C under ``asyncio.run``, ``task.cancel()``) or interrupted
+    by a ``KeyboardInterrupt``, the exception propagates after the wind-down, carrying the
+    summary: :func:`summary_of` reads it, and a note on the exception (shown in its traceback)
+    says what every item became and how to resume.
     """
 
     def __init__(
@@ -134,6 +156,9 @@ class BulkJob(Generic[T, R]):
         uncertain: Literal["resend", "skip"] = "resend",
         batch_size: int | None = None,
         max_failure_samples: int = 20,
+        content_hash: Callable[[T], str] | None = None,
+        result_id: Callable[[R], object] | None = None,
+        resend_done: bool = False,
     ) -> None:
         if not isinstance(job, str) or not job:
             raise ValueError(f"job must be a non-empty str, got {job!r}")
@@ -171,6 +196,10 @@ class BulkJob(Generic[T, R]):
         self._resend_uncertain = uncertain == "resend"
         self._batch_size = batch_size
         self._max_failure_samples = max_failure_samples
+        self._content_hash = content_hash
+        self._result_id = result_id
+        self._resend_done = bool(resend_done)
+        self._salt = uuid.uuid4().hex if resend_done else None
 
         self._used = False
         self._tally = _Tally()
@@ -193,6 +222,7 @@ class BulkJob(Generic[T, R]):
         self._finished_at: float | None = None
         self._meter = RateMeter()
         self._summary: BulkSummary[T, R] | None = None
+        self._interrupted: KeyboardInterrupt | None = None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -215,7 +245,10 @@ class BulkJob(Generic[T, R]):
         try:
             await self._drive(emit)
         except BaseExceptionGroup as group:
-            raise _unwrap(group) from None
+            raise self._annotated(_unwrap(group)) from None
+        except BaseException as exc:
+            self._annotated(exc)
+            raise
         return self._finish_or_raise()
 
     @asynccontextmanager
@@ -250,7 +283,10 @@ class BulkJob(Generic[T, R]):
                         if self._summary is None:
                             self.stop()
         except BaseExceptionGroup as group:
-            raise _unwrap(group) from None
+            raise self._annotated(_unwrap(group)) from None
+        except BaseException as exc:
+            self._annotated(exc)
+            raise
         self._finish_or_raise()
 
     def stop(self) -> None:
@@ -297,9 +333,15 @@ class BulkJob(Generic[T, R]):
         except anyio.get_cancelled_exc_class():
             stopped = "cancelled"
             raise
+        except BaseException as exc:
+            if _is_interrupt(exc):  # Ctrl-C raised as such (no event loop handler took it)
+                stopped = "cancelled"
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 await self._finish(stopped)
+        if self._interrupted is not None:
+            raise self._interrupted
 
     async def _guard(self) -> None:
         """Tick the progress hook; when cancelled (not at the normal end), start the grace."""
@@ -360,22 +402,39 @@ class BulkJob(Generic[T, R]):
                 return
             values = await self._pull(self._batch_size)
             works: list[_Work[T]] = []
+            hasher = self._content_hash
             for index, value in enumerate(values, start=self._next_index):
-                item_id = self._id_of(value, index)  # may raise: then nothing of it was taken
-                key = idempotency_key_for(self.job, item_id)
-                works.append(_Work(BulkItem(value, id=item_id, index=index, idempotency_key=key)))
+                # these may raise: then nothing of the batch was taken
+                item_id = self._id_of(value, index)
+                digest = None if hasher is None else _checked_hash(hasher(value), index)
+                salt = self._salt if self._journal is None else None  # no journal: all fresh
+                key = item_idempotency_key(self.job, item_id, digest, salt=salt)
+                item = BulkItem(value, id=item_id, index=index, idempotency_key=key)
+                item.content_hash = digest
+                works.append(_Work(item))
             self._next_index += len(works)
             self._tally.seen += len(works)
             if self._journal is not None and self._run is not None and works:
-                pairs = [(w.item.id, w.item.idempotency_key) for w in works]
+                requests = [(w.item.id, w.item.idempotency_key, w.item.content_hash) for w in works]
                 with anyio.CancelScope(shield=True):  # a claim must not be lost half-way
                     claims = await self._journal.claim(
-                        self.job, self._run.run_id, pairs, resend_uncertain=self._resend_uncertain
+                        self.job,
+                        self._run.run_id,
+                        requests,
+                        resend_uncertain=self._resend_uncertain,
                     )
                 for work, claim in zip(works, claims, strict=True):
+                    if claim.action == "skip" and self._resend_done:
+                        # a forced resend of a done item: sent, not journaled (it stays done)
+                        work.journaled = False
+                        work.item.idempotency_key = item_idempotency_key(
+                            self.job, work.item.id, work.item.content_hash, salt=self._salt
+                        )
+                        continue
                     work.claim = claim
                     work.item.resumed = claim.resumed
                     work.item.uncertain = claim.uncertain
+                    work.item.changed = claim.changed
             self._ready.extend(works)
 
     async def _pull(self, count: int) -> list[T]:
@@ -408,10 +467,12 @@ class BulkJob(Generic[T, R]):
             return self._settle_unsent(item, claim)
         tally.resumed += item.resumed
         tally.uncertain += item.uncertain
+        tally.changed += item.changed
         tally.in_flight += 1
         started = anyio.current_time()
         value: R | None = None
         error: Exception | None = None
+        interrupted = False
         with anyio.CancelScope(shield=True) as scope:
             if self._cancelling:
                 scope.deadline = self._grace_deadline
@@ -420,10 +481,18 @@ class BulkJob(Generic[T, R]):
                 value = await self._fn(item)
             except Exception as exc:
                 error = exc
+            except KeyboardInterrupt as exc:
+                # Ctrl-C raised in fn (sync code, no event loop handler took it): stop as for a
+                # cancellation, then raise it from the run, not from this task, where it would
+                # escape the event loop. Its item's outcome is unknown (kept in flight).
+                self._interrupted = self._interrupted or exc
+                self._request_stop("cancelled")
+                self._begin_grace()
+                interrupted = True
             finally:
                 del self._inflight[item.index]
                 tally.in_flight -= 1
-        if scope.cancelled_caught or (scope.cancel_called and error is not None):
+        if scope.cancelled_caught or (scope.cancel_called and error is not None) or interrupted:
             self._abandoned.append((item.index, item.id))
             return None
         attempts, replayed, status = reply_facts(item, value, error)
@@ -449,7 +518,11 @@ class BulkJob(Generic[T, R]):
                 tally.updated += not created
         else:
             tally.failed += 1
-        if self._journal is not None and self._run is not None:
+        if self._journal is not None and self._run is not None and work.journaled:
+            result_id = None
+            if error is None and self._result_id is not None:
+                named = self._result_id(cast("R", value))
+                result_id = None if named is None else str(named)
             self._journal.record(
                 self.job,
                 self._run.run_id,
@@ -461,6 +534,7 @@ class BulkJob(Generic[T, R]):
                 replayed=replayed,
                 attempts=attempts,
                 error=error,
+                result_id=result_id,
             )
         self._keep(result)
         return result
@@ -539,6 +613,19 @@ class BulkJob(Generic[T, R]):
             if self._on_progress is not None:
                 self._report_progress(finished=True)
 
+    def _annotated(self, exc: BaseException) -> BaseException:
+        """``exc`` carrying the summary, when the run was cancelled or interrupted."""
+        summary = self._summary
+        if (
+            summary is not None
+            and summary.stopped == "cancelled"
+            and _is_interrupt(exc)
+            and getattr(exc, _SUMMARY_ATTRIBUTE, None) is None
+        ):
+            setattr(exc, _SUMMARY_ATTRIBUTE, summary)
+            exc.add_note(summary.describe())
+        return exc
+
     def _finish_or_raise(self) -> BulkSummary[T, R]:
         summary = self._summary
         assert summary is not None
@@ -573,6 +660,8 @@ class BulkJob(Generic[T, R]):
             replay_window_expired=self._replay_window_expired,
             failures=tuple(self._failures),
             results=None if self._results is None else tuple(self._results),
+            changed=t.changed,
+            total=self.total,
         )
 
     def _elapsed(self) -> float:
@@ -656,8 +745,22 @@ async def run_bulk(
     uncertain: Literal["resend", "skip"] = "resend",
     batch_size: int | None = None,
     max_failure_samples: int = 20,
+    content_hash: Callable[[T], str] | None = None,
+    result_id: Callable[[R], object] | None = None,
+    resend_done: bool = False,
 ) -> BulkSummary[T, R]:
-    """``await BulkJob(items, fn, job=..., ...).run()``: see :class:`BulkJob`."""
+    """``await BulkJob(items, fn, job=..., ...).run()``: see :class:`BulkJob`.
+
+    A cancellation or ``KeyboardInterrupt`` propagates carrying the summary::
+
+        try:
+            summary = await run_bulk(rows, send, job="sync", journal=journal)
+        except BaseException as exc:
+            summary = summary_of(exc)   # None: not a stop of the run
+            if summary is not None:
+                print(summary.describe())
+            raise
+    """
     job_ = BulkJob(
         items,
         fn,
@@ -675,8 +778,18 @@ async def run_bulk(
         uncertain=uncertain,
         batch_size=batch_size,
         max_failure_samples=max_failure_samples,
+        content_hash=content_hash,
+        result_id=result_id,
+        resend_done=resend_done,
     )
     return await job_.run()
+
+
+def summary_of(exc: BaseException) -> BulkSummary[Any, Any] | None:
+    """The summary a cancelled or interrupted run attached to the exception it raised
+    (a ``CancelledError`` or ``KeyboardInterrupt``), else ``None``."""
+    summary = getattr(exc, _SUMMARY_ATTRIBUTE, None)
+    return summary if isinstance(summary, BulkSummary) else None
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -687,6 +800,19 @@ async def _iterate(
 ) -> AsyncIterator[ItemResult[T, R]]:
     async for result in receive:
         yield result
+
+
+_SUMMARY_ATTRIBUTE: Final = "tightknit_bulk_summary"
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    return isinstance(exc, KeyboardInterrupt | anyio.get_cancelled_exc_class())
+
+
+def _checked_hash(digest: object, index: int) -> str:
+    if not isinstance(digest, str) or not digest:
+        raise TypeError(f"content_hash() must give a non-empty str for item #{index}: {digest!r}")
+    return digest
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -11,7 +11,16 @@ Rows are keyed by ``(job, item_id)``::
     state          pending -> in_flight -> done | failed          (uncertain: see below)
     idempotency_key, sends (runs that sent it), attempts (HTTP attempts, all runs),
     status, outcome ("created", "updated", "ok"), replayed, error_class, error_message,
-    maybe_applied, last_sent_at, first_seen_at, updated_at, finished_at
+    maybe_applied, last_sent_at, first_seen_at, updated_at, finished_at,
+    content_hash (the digest of what was sent, when the job gives one),
+    result_id (what the server's answer named: the created event's id, the member's id...)
+
+**Sync.** When the job gives each item a content hash (``BulkJob(content_hash=...)``), an item
+recorded ``done`` with another hash has changed since: it is claimed and sent again, with the key
+of its new content (the engine derives keys from the item id *and* the hash, so the server applies
+the change instead of replaying the earlier version). ``done`` with the same hash is skipped. A
+``done`` row written without a hash (by a job that gave none, or before hashes were journaled) is
+taken as unchanged, and the hash it is now given is recorded for the next run.
 
 An item is marked ``in_flight`` (committed) *before* it is sent, and ``done`` or ``failed`` after
 its answer, so after any crash its row says whether its outcome is known.
@@ -59,12 +68,13 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final, Literal, Self, TypeAlias, TypeVar
+from typing import Any, Final, Literal, Self, TypeAlias, TypeVar
 
 from .._exceptions import TightknitError
 from ..idempotency import DEFAULT_REPLAY_TTL
 
 __all__ = [
+    "ClaimRequest",
     "ItemClaim",
     "Journal",
     "JournalEntry",
@@ -77,7 +87,7 @@ __all__ = [
 State: TypeAlias = Literal["pending", "in_flight", "done", "failed", "uncertain"]
 ClaimAction: TypeAlias = Literal["send", "skip", "hold", "duplicate"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 MAX_MESSAGE: Final = 500
 _MAX_VARIABLES: Final = 500  # ids per SELECT ... IN (...): far below SQLite's limit
 
@@ -101,6 +111,8 @@ CREATE TABLE IF NOT EXISTS items (
     first_seen_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     finished_at REAL,
+    content_hash TEXT,
+    result_id TEXT,
     PRIMARY KEY (job, item_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_by_state ON items (job, state);
@@ -116,6 +128,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, started_at);
 """
+# Version 1 -> 2: the content hash (sync) and the result id (id maps of migrations).
+_MIGRATE_1_TO_2: Final = (
+    "ALTER TABLE items ADD COLUMN content_hash TEXT",
+    "ALTER TABLE items ADD COLUMN result_id TEXT",
+)
 
 _RUN_COLUMNS: Final = "run_id, job, started_at, ended_at, stopped, succeeded, failed, skipped"
 _ENTRY_COLUMNS: Final = (
@@ -136,6 +153,8 @@ _ENTRY_COLUMNS: Final = (
     "first_seen_at",
     "updated_at",
     "finished_at",
+    "content_hash",
+    "result_id",
 )
 _BEARER: Final = re.compile(r"(?i)(bearer\s+)\S+")
 
@@ -167,6 +186,8 @@ class JournalEntry:
     first_seen_at: float
     updated_at: float
     finished_at: float | None
+    content_hash: str | None = None
+    result_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +228,13 @@ class RunStart:
 class ItemClaim:
     """What to do with one item, decided (and committed) by :meth:`Journal.claim`.
 
-    ``action``: ``send`` (now ``in_flight``), ``skip`` (``done`` in an earlier run), ``hold``
-    (uncertain and ``resend_uncertain=False``: left in state ``uncertain``), ``duplicate`` (the
-    same id already came up in this run). ``resumed``: an earlier run left it unfinished;
-    ``uncertain``: its outcome is unknown and older than the replay window. The ``prior_*``
-    fields let :meth:`Journal.release` undo a ``send`` claim for an item that was never sent.
+    ``action``: ``send`` (now ``in_flight``), ``skip`` (``done`` in an earlier run, with the same
+    content hash or none), ``hold`` (uncertain and ``resend_uncertain=False``: left in state
+    ``uncertain``), ``duplicate`` (the same id already came up in this run). ``resumed``: an
+    earlier run left it unfinished; ``uncertain``: its outcome is unknown and older than the
+    replay window; ``changed``: an earlier run recorded it with another content hash (``done``:
+    sent again for the change). The ``prior_*`` fields let :meth:`Journal.release` undo a
+    ``send`` claim for an item that was never sent (its earlier state, key and hash back).
     """
 
     item_id: str
@@ -222,6 +245,9 @@ class ItemClaim:
     prior_run_id: str | None = None
     prior_last_sent_at: float | None = None
     prior_maybe_applied: bool = False
+    changed: bool = False
+    prior_idempotency_key: str | None = None
+    prior_content_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +268,16 @@ _Outcome: TypeAlias = tuple[
     int,  # attempts
     str | None,  # error_class
     str | None,  # error_message
+    str | None,  # result_id
     float,  # finished_at
     float,  # updated_at
     str,  # job
     str,  # item_id
     str,  # run_id
 ]
+
+ClaimRequest: TypeAlias = tuple[str, str] | tuple[str, str, str | None]
+"""``(item_id, idempotency_key)`` or ``(item_id, idempotency_key, content_hash)``."""
 
 
 class Journal:
@@ -367,19 +397,23 @@ class Journal:
         self,
         job: str,
         run_id: str,
-        items: Sequence[tuple[str, str]],
+        items: Sequence[ClaimRequest],
         *,
         resend_uncertain: bool = True,
     ) -> list[ItemClaim]:
-        """Decide, in one transaction, what to do with each ``(item_id, idempotency_key)``.
+        """Decide, in one transaction, what to do with each ``(item_id, idempotency_key)`` or
+        ``(item_id, idempotency_key, content_hash)``.
 
         New and unfinished items become ``in_flight`` (committed before this returns, so before
-        they are sent); ``done`` items are skipped. Returns one :class:`ItemClaim` per item, in
-        order.
+        they are sent), recording the key and hash given; ``done`` items are skipped, unless
+        both the row and the request carry a content hash and the two differ: then the item is
+        claimed (``changed=True``) and sent with its new key. Returns one :class:`ItemClaim` per
+        item, in order.
         """
         if not items:
             return []
-        return await self._call(self._claim, job, run_id, list(items), resend_uncertain)
+        requests = [(entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in items]
+        return await self._call(self._claim, job, run_id, requests, resend_uncertain)
 
     def record(
         self,
@@ -394,8 +428,12 @@ class Journal:
         replayed: bool = False,
         attempts: int = 1,
         error: BaseException | None = None,
+        result_id: str | None = None,
     ) -> None:
         """Queue an item's outcome (``done`` if ``ok``, else ``failed``); returns at once.
+
+        ``result_id``: what the answer named (a created record's id), kept for
+        :meth:`results`; ``None`` keeps the one recorded before, if any.
 
         Queued outcomes are written in batches, one transaction each; :meth:`flush` waits for
         them. A failed write is raised by the next awaited call.
@@ -415,6 +453,7 @@ class Journal:
             attempts,
             error_class,
             error_message,
+            result_id,
             now,
             now,
             job,
@@ -468,6 +507,19 @@ class Journal:
         """The runs of ``job``, oldest first."""
         return await self._call(self._select_runs, job)
 
+    async def lookup(self, job: str, item_ids: Iterable[str]) -> dict[str, JournalEntry]:
+        """The rows of these items of ``job`` that exist, by item id (a dry run's question:
+        which of these are new, changed or done)."""
+        wanted = list(item_ids)
+        if not wanted:
+            return {}
+        return await self._call(self._lookup, job, wanted)
+
+    async def results(self, job: str) -> dict[str, str]:
+        """``{item_id: result_id}`` of the items of ``job`` done with a result id recorded: in
+        a migration, the source id -> destination id map."""
+        return await self._call(self._results, job)
+
     # -- the worker thread -----------------------------------------------------------------
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
@@ -503,7 +555,7 @@ class Journal:
                 raise JournalError(f"{self.path!r}: SQLite refused WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise JournalError(
                     f"{self.path!r} is a journal of schema version {version}; this version of "
                     f"tightknit_async reads version {SCHEMA_VERSION}"
@@ -516,6 +568,14 @@ class Journal:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            elif version == 1:
+                conn.execute("BEGIN IMMEDIATE")
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+                for statement in _MIGRATE_1_TO_2:
+                    if statement.split()[5] not in columns:  # ADD COLUMN <name>
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
@@ -557,7 +617,7 @@ class Journal:
                 lambda conn: conn.executemany(
                     "UPDATE items SET state = ?, maybe_applied = ?, status = ?, outcome = ?, "
                     "replayed = ?, attempts = attempts + ?, error_class = ?, error_message = ?, "
-                    "finished_at = ?, updated_at = ? "
+                    "result_id = coalesce(?, result_id), finished_at = ?, updated_at = ? "
                     "WHERE job = ? AND item_id = ? AND run_id = ?",
                     batch,
                 )
@@ -621,7 +681,7 @@ class Journal:
         self,
         job: str,
         run_id: str,
-        items: list[tuple[str, str]],
+        items: list[tuple[str, str, str | None]],
         resend_uncertain: bool,
     ) -> list[ItemClaim]:
         self._write_queued()  # earlier outcomes first: a duplicate id must see them
@@ -629,38 +689,52 @@ class Journal:
         cutoff = now - self.replay_window
 
         def work(conn: sqlite3.Connection) -> list[ItemClaim]:
-            known: dict[str, tuple[str, str | None, float | None, int]] = {}
-            ids = [item_id for item_id, _ in items]
+            # item_id -> (state, run_id, last_sent_at, maybe_applied, key, content_hash)
+            known: dict[str, tuple[str, str | None, float | None, int, str, str | None]] = {}
+            ids = [item_id for item_id, _, _ in items]
             for start in range(0, len(ids), _MAX_VARIABLES):
                 chunk = ids[start : start + _MAX_VARIABLES]
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    "SELECT item_id, state, run_id, last_sent_at, maybe_applied FROM items "
+                    "SELECT item_id, state, run_id, last_sent_at, maybe_applied, "
+                    "idempotency_key, content_hash FROM items "
                     f"WHERE job = ? AND item_id IN ({marks})",
                     (job, *chunk),
                 ):
-                    known[row[0]] = (row[1], row[2], row[3], row[4])
+                    known[row[0]] = (row[1], row[2], row[3], row[4], row[5], row[6])
             claims: list[ItemClaim] = []
-            for item_id, key in items:
+            for item_id, key, content_hash in items:
                 prior = known.get(item_id)
                 if prior is None:
                     conn.execute(
                         "INSERT INTO items (job, item_id, idempotency_key, state, run_id, sends, "
-                        "maybe_applied, last_sent_at, first_seen_at, updated_at) "
-                        "VALUES (?, ?, ?, 'in_flight', ?, 1, 1, ?, ?, ?)",
-                        (job, item_id, key, run_id, now, now, now),
+                        "maybe_applied, last_sent_at, first_seen_at, updated_at, content_hash) "
+                        "VALUES (?, ?, ?, 'in_flight', ?, 1, 1, ?, ?, ?, ?)",
+                        (job, item_id, key, run_id, now, now, now, content_hash),
                     )
-                    known[item_id] = ("in_flight", run_id, now, 1)
+                    known[item_id] = ("in_flight", run_id, now, 1, key, content_hash)
                     claims.append(ItemClaim(item_id, "send"))
                     continue
-                state, prior_run, last_sent, maybe = prior
+                state, prior_run, last_sent, maybe, prior_key, prior_hash = prior
                 if prior_run == run_id:
                     claims.append(ItemClaim(item_id, "duplicate"))
                     continue
-                if state == "done":
+                changed = (
+                    content_hash is not None
+                    and prior_hash is not None
+                    and content_hash != prior_hash
+                )
+                if state == "done" and not changed:
+                    if content_hash is not None and prior_hash is None:
+                        conn.execute(  # taken as unchanged: compare with this hash next time
+                            "UPDATE items SET content_hash = ? WHERE job = ? AND item_id = ?",
+                            (content_hash, job, item_id),
+                        )
                     claims.append(ItemClaim(item_id, "skip"))
                     continue
-                uncertain = bool(maybe) and last_sent is not None and last_sent < cutoff
+                uncertain = (
+                    state != "done" and bool(maybe) and last_sent is not None and last_sent < cutoff
+                )
                 if uncertain and not resend_uncertain:
                     conn.execute(
                         "UPDATE items SET state = 'uncertain', run_id = ?, updated_at = ? "
@@ -672,21 +746,25 @@ class Journal:
                     conn.execute(
                         "UPDATE items SET state = 'in_flight', run_id = ?, sends = sends + 1, "
                         "maybe_applied = 1, last_sent_at = ?, idempotency_key = ?, "
-                        "updated_at = ? WHERE job = ? AND item_id = ?",
-                        (run_id, now, key, now, job, item_id),
+                        "content_hash = coalesce(?, content_hash), updated_at = ? "
+                        "WHERE job = ? AND item_id = ?",
+                        (run_id, now, key, content_hash, now, job, item_id),
                     )
                     action = "send"
-                known[item_id] = (state, run_id, last_sent, maybe)
+                known[item_id] = (state, run_id, last_sent, maybe, key, content_hash)
                 claims.append(
                     ItemClaim(
                         item_id,
                         action,
-                        resumed=True,
+                        resumed=state != "done",
                         uncertain=uncertain,
                         prior_state=state,
                         prior_run_id=prior_run,
                         prior_last_sent_at=last_sent,
                         prior_maybe_applied=bool(maybe),
+                        changed=changed,
+                        prior_idempotency_key=prior_key,
+                        prior_content_hash=prior_hash,
                     )
                 )
             return claims
@@ -704,6 +782,9 @@ class Journal:
                 claim.prior_run_id,
                 claim.prior_last_sent_at,
                 int(claim.prior_maybe_applied),
+                claim.prior_idempotency_key,
+                claim.prior_state is not None,
+                claim.prior_content_hash,
                 now,
                 job,
                 claim.item_id,
@@ -711,9 +792,13 @@ class Journal:
             )
             for claim in claims
         ]
+        # A claim of a changed item that was never sent must go back to its earlier key and
+        # hash: back to ``done`` with the new hash, the change would be skipped next time.
         self._transaction(
             lambda conn: conn.executemany(
                 "UPDATE items SET state = ?, run_id = ?, last_sent_at = ?, maybe_applied = ?, "
+                "idempotency_key = coalesce(?, idempotency_key), "
+                "content_hash = CASE WHEN ? THEN ? ELSE content_hash END, "
                 "sends = sends - 1, updated_at = ? "
                 "WHERE job = ? AND item_id = ? AND run_id = ? AND state = 'in_flight'",
                 rows,
@@ -760,13 +845,31 @@ class Journal:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        entries = []
-        for row in self._db().execute(sql, args):
-            values = dict(zip(_ENTRY_COLUMNS, row, strict=True))
-            values["maybe_applied"] = bool(values["maybe_applied"])
-            values["replayed"] = bool(values["replayed"])
-            entries.append(JournalEntry(**values))
-        return entries
+        return [_entry(row) for row in self._db().execute(sql, args)]
+
+    def _lookup(self, job: str, item_ids: list[str]) -> dict[str, JournalEntry]:
+        self._write_queued()
+        found: dict[str, JournalEntry] = {}
+        columns = ", ".join(_ENTRY_COLUMNS)
+        for start in range(0, len(item_ids), _MAX_VARIABLES):
+            chunk = item_ids[start : start + _MAX_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db().execute(
+                f"SELECT {columns} FROM items WHERE job = ? AND item_id IN ({marks})",
+                (job, *chunk),
+            ):
+                entry = _entry(row)
+                found[entry.item_id] = entry
+        return found
+
+    def _results(self, job: str) -> dict[str, str]:
+        self._write_queued()
+        rows = self._db().execute(
+            "SELECT item_id, result_id FROM items WHERE job = ? AND state = 'done' "
+            "AND result_id IS NOT NULL ORDER BY first_seen_at, item_id",
+            (job,),
+        )
+        return {str(item_id): str(result_id) for item_id, result_id in rows}
 
     def _select_runs(self, job: str) -> list[RunRecord]:
         self._write_queued()
@@ -774,6 +877,13 @@ class Journal:
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? ORDER BY started_at", (job,)
         )
         return [RunRecord(*row) for row in rows]
+
+
+def _entry(row: Sequence[object]) -> JournalEntry:
+    values: dict[str, Any] = dict(zip(_ENTRY_COLUMNS, row, strict=True))
+    values["maybe_applied"] = bool(values["maybe_applied"])
+    values["replayed"] = bool(values["replayed"])
+    return JournalEntry(**values)
 
 
 def _nothing() -> None:

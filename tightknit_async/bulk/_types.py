@@ -52,15 +52,21 @@ class BulkItem(Generic[T]):
         value: the item from the input.
         id: its id (``key(value)``, else its position in the input), as a str.
         index: its position in the input (0-based).
-        idempotency_key: ``idempotency_key_for(job, id)``: the same in every run of the job.
+        idempotency_key: ``idempotency_key_for(job, id)``: the same in every run of the job
+            (with a content hash: derived from the hash too, see
+            :func:`~tightknit_async.bulk.item_idempotency_key`).
+        content_hash: the item's content hash, when the job computes them (sync).
         resumed: an earlier run of the job (per the journal) left it unfinished.
         uncertain: ... and sent it longer ago than the server's replay window.
+        changed: an earlier run did it with other content (another hash): sent again.
     """
 
     __slots__ = (
         "_attempts",
         "_replayed",
         "_status",
+        "changed",
+        "content_hash",
         "id",
         "idempotency_key",
         "index",
@@ -69,13 +75,23 @@ class BulkItem(Generic[T]):
         "value",
     )
 
-    def __init__(self, value: T, *, id: str, index: int, idempotency_key: str) -> None:
+    def __init__(
+        self,
+        value: T,
+        *,
+        id: str,
+        index: int,
+        idempotency_key: str,
+        content_hash: str | None = None,
+    ) -> None:
         self.value = value
         self.id = id
         self.index = index
         self.idempotency_key = idempotency_key
+        self.content_hash = content_hash
         self.resumed = False
         self.uncertain = False
+        self.changed = False
         self._attempts: int | None = None
         self._replayed: bool | None = None
         self._status: int | None = None
@@ -157,6 +173,11 @@ class BulkSummary(Generic[T, R]):
             than the server's replay window (logged as a WARNING).
         failures: the first ``max_failure_samples`` failed items.
         results: every outcome, in finishing order, when the job kept them.
+        changed: items an earlier run had done with other content (sync), sent again.
+        total: the number of items of the input, when known (a sized input or ``total=``).
+
+    ``seen - not_started - len(abandoned)`` items finished (succeeded, failed or skipped); with
+    a known ``total``, :attr:`not_sent` more were never taken from the input.
     """
 
     job: str
@@ -179,11 +200,46 @@ class BulkSummary(Generic[T, R]):
     replay_window_expired: bool
     failures: tuple[ItemResult[T, R], ...] = ()
     results: tuple[ItemResult[T, R], ...] | None = None
+    changed: int = 0
+    total: int | None = None
 
     @property
     def ok(self) -> bool:
         """Every item taken succeeded (or was done before) and the input was exhausted."""
         return self.stopped == "completed" and self.failed == 0
+
+    @property
+    def finished(self) -> int:
+        """Items that reached an outcome: ``succeeded + failed + skipped``."""
+        return self.succeeded + self.failed + self.skipped
+
+    @property
+    def not_sent(self) -> int | None:
+        """Items of a known ``total`` with no outcome: never taken from the input, or taken and
+        not started (``None`` when the total is unknown). Abandoned items are not counted."""
+        if self.total is None:
+            return None
+        return max(self.total - self.finished - len(self.abandoned), 0)
+
+    def describe(self) -> str:
+        """One line: how the run ended and what every item became, the counts adding up."""
+        parts = [f"{self.succeeded:,} succeeded", f"{self.failed:,} failed"]
+        parts.append(f"{self.skipped:,} skipped (done before)")
+        if self.abandoned:
+            parts.append(f"{len(self.abandoned):,} abandoned in flight (outcome unknown)")
+        not_sent = self.not_sent
+        if not_sent is None:
+            not_sent = self.not_started
+        if not_sent or self.total is not None:
+            parts.append(f"{not_sent:,} not sent")
+        of = f" of {self.total:,}" if self.total is not None else ""
+        text = f"bulk job {self.job!r} {self.stopped}{of}: " + ", ".join(parts)
+        if self.stopped in ("cancelled", "stopped", "error", "error_budget"):
+            text += (
+                f"; every item before input position {self.resume_index:,} is done; run the "
+                "same job again (with its journal) to resume"
+            )
+        return text
 
 
 def reply_facts(

@@ -4,7 +4,9 @@ Waiters are plain futures in two FIFO lanes (``interactive`` and ``bulk``). One 
 timer, aimed at the next free slot or the nearest ``max_wait`` deadline, grants them: no task per
 waiter and no polling, so thousands of waiters cost a future each. A slot is booked only when a
 waiter is released, never when it queues, so a cancelled waiter frees its place for the next one
-and a newly arrived ``interactive`` waiter can overtake queued ``bulk`` ones.
+and a newly arrived ``interactive`` waiter can overtake queued ``bulk`` ones. An answer reported
+through ``on_reply`` can free a slot sooner than the timer was aimed: the waiters due are granted
+then and there, and the timer re-aimed.
 """
 
 from __future__ import annotations
@@ -40,24 +42,31 @@ _COMPACT_FLOOR: Final = 64
 _CLOCK_RESOLUTION: Final = time.get_clock_info("monotonic").resolution
 """asyncio fires a timer up to this early; a slot due that soon counts as due."""
 
+_LATE_HALF_LIFE: Final = 1.0
+"""Seconds over which the loop lateness remembered for the lag allowance halves."""
+
 
 class Governor:
     """Paces the requests of one API key in this process: the in-process :class:`RateGovernor`.
 
-    Of the grants it makes, no window of one second ever holds more than ``limit =
-    max(1, floor(rate))``, from a cold start, after idle, under any number of waiters (see
-    :mod:`._gcra` for the arithmetic). ``interactive`` waiters are served before queued ``bulk``
-    ones, except that ``bulk`` gets one grant in every ``round(1 / bulk_share)`` while both lanes
+    Of the requests it grants, no window of one second at the server ever holds more than
+    ``limit = max(1, floor(rate))``, counted when they arrive there, from a cold start, after
+    idle, under any number of waiters, as long as no request takes more than ``jitter`` longer to
+    arrive than another (see :mod:`._gcra` and ``docs/governor.md``). Answers reported through
+    :meth:`on_reply` tell it when requests have arrived, so that where round trips are short it
+    paces close to the cap. ``interactive`` waiters are served before queued ``bulk`` ones,
+    except that ``bulk`` gets one grant in every ``round(1 / bulk_share)`` while both lanes
     wait; each lane is FIFO. After a 429 (:meth:`on_rate_limited`) nobody is granted until the
-    pause ends, and the rate climbs back from a lowered value.
+    pause ends; the rate is lowered only when 429s repeat.
 
     The governor binds to the event loop it is first used on. It is not thread-safe; share it
     between the tasks of one loop, and use :func:`governor_for` to share it between clients.
 
     Args:
         rate: requests per second (> 0).
-        **options: the other :class:`GovernorSettings` fields (``burst``, ``margin``,
-            ``bulk_share``, ``decrease``, ``recovery``, ``default_pause``, ``pause_jitter``).
+        **options: the other :class:`GovernorSettings` fields (``burst``, ``margin``, ``jitter``,
+            ``cold_margin``, ``bulk_share``, ``decrease``, ``recovery``, ``repeat_window``,
+            ``default_pause``, ``pause_jitter``).
 
     Raises:
         ValueError: for a setting out of range.
@@ -72,6 +81,8 @@ class Governor:
         "_granted",
         "_interactive",
         "_lanes",
+        "_late",
+        "_late_at",
         "_loop",
         "_rate_limited",
         "_sequence",
@@ -94,6 +105,8 @@ class Governor:
         self._sequence = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._late = 0.0  # the latest peak of the timer's lateness, decaying
+        self._late_at = 0.0
         self._granted: dict[Priority, int] = {"interactive": 0, "bulk": 0}
         self._timed_out = 0
         self._rate_limited = 0
@@ -167,13 +180,38 @@ class Governor:
         self._lane(priority)
         return self._grant_now(loop.time(), priority)
 
+    def on_reply(self, elapsed: float) -> None:
+        """Report an answer: a request whose send began ``elapsed`` seconds ago (on this
+        governor's clock, ``now - elapsed``) has been answered, so it reached the server between
+        then and now.
+
+        Call it once per answer read, whatever its status, for requests this governor granted.
+        It narrows the time the request may have arrived at from ``jitter`` after its grant to
+        the answer itself, which frees the next slot sooner; reporting nothing is safe, only
+        slower. A negative or not finite ``elapsed`` is ignored.
+
+        Raises:
+            WrongEventLoopError: the governor belongs to another event loop.
+            RuntimeError: called outside a running event loop.
+        """
+        loop = self._bind()
+        if not (elapsed >= 0 and math.isfinite(elapsed)):
+            return
+        now = loop.time()
+        if self._core.answered(now, now - elapsed) and (self._interactive or self._bulk):
+            self._grant_due(now)
+            self._arm(loop, now)
+
     def on_rate_limited(self, retry_after: float | None = None) -> None:
-        """Report a 429: pause every waiter of this governor and lower the rate for a while.
+        """Report a 429: pause every waiter of this governor; lower the rate if 429s repeat.
 
         The pause is ``retry_after`` seconds (``default_pause`` when ``None``; negative counts as
-        0) stretched by a random ``[0, pause_jitter)`` fraction. The rate in force drops to
-        ``decrease`` times itself (once per second at most, however many 429s arrive together)
-        and climbs back by ``recovery * rate`` per second once the pause is over.
+        0) stretched by a random ``[0, pause_jitter)`` fraction. A single 429 only pauses: the
+        key comes back at the rate it had. One that comes within ``repeat_window`` seconds after
+        the previous pause ended lowers the rate in force to ``decrease`` times itself, and it
+        climbs back by ``recovery * rate`` per second once the pause is over. 429s that arrive
+        during a pause, or within a second of the 429 that started it (requests already on their
+        way), only extend the pause.
 
         Raises:
             WrongEventLoopError: the governor belongs to another event loop.
@@ -247,12 +285,13 @@ class Governor:
     def _grant_due(self, now: float) -> None:
         """Release queued waiters, in lane order, for as many slots as are free at ``now``."""
         core = self._core
+        lag = self._lateness(now)  # a released waiter sends once the loop gets to it
         while core.earliest() <= now + _CLOCK_RESOLUTION:
             popped = self._pop_next()
             if popped is None:
                 return
             waiter, since, priority = popped
-            core.book(now, since)
+            core.book(now, since, lag)
             self._record_grant(priority, now - since)
             waiter.set_result(None)
 
@@ -321,14 +360,26 @@ class Governor:
             timer.cancel()
             self._timer = None
         if when is not None:
-            self._timer = loop.call_at(when, self._on_timer, loop)
+            self._timer = loop.call_at(when, self._on_timer, loop, when)
 
-    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _on_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         self._timer = None
         now = loop.time()
+        late = now - when
+        if late > self._lateness(now):
+            self._late, self._late_at = late, now
         self._grant_due(now)
         self._expire(now)
         self._arm(loop, now)
+
+    def _lateness(self, now: float) -> float:
+        """How late the loop has been running: the timer's latest peak lateness, halving every
+        ``_LATE_HALF_LIFE`` seconds. The waiters the timer releases send about that late.
+        """
+        late = self._late
+        if late <= 0.0:
+            return 0.0
+        return late * math.exp2((self._late_at - now) / _LATE_HALF_LIFE)
 
     def _next_deadline(self) -> float | None:
         """The nearest deadline of a queued waiter, dropping entries of waiters that are gone."""

@@ -13,7 +13,7 @@ in-process core's (:mod:`._gcra`) with ``since = now``, the log holding ``slot +
 for the slots of a cold start: the key's (nothing booked for a window) as in the core, or the
 booking process's own (it sent nothing for a window, so it opens new connections even while the
 other processes keep the key busy). The lanes and the bulk horizon are explained in
-:mod:`._redis`.
+:mod:`._redis_schedule`.
 """
 
 from __future__ import annotations

@@ -16,14 +16,16 @@ class GovernorStatistics:
 
     Attributes:
         rate: the configured rate (requests per second).
-        current_rate: the rate in force now: lower than ``rate`` for a while after a 429.
+        current_rate: the rate in force now: lower than ``rate`` for a while after 429s that
+            repeat (a single 429 pauses the key but leaves the rate as it was).
         granted_interactive: slots granted to the ``interactive`` lane since creation.
         granted_bulk: slots granted to the ``bulk`` lane since creation.
         waiting_interactive: ``interactive`` waiters queued now.
         waiting_bulk: ``bulk`` waiters queued now.
         timed_out: acquisitions that raised ``GovernorTimeoutError`` (at once or at ``max_wait``).
         rate_limited: 429s reported through ``on_rate_limited()``.
-        paused_for: seconds left of the current 429 pause (0 when not paused).
+        paused_for: seconds left of the current 429 pause (0 when not paused): nothing is granted
+            until it is over.
         mean_wait: mean seconds from ``acquire()`` to grant over the recent grants sampled.
         p99_wait: the 99th percentile (nearest rank) of the same sample.
     """
@@ -74,8 +76,18 @@ class RateGovernor(Protocol):
         """Take a slot if one is free right now and nobody is queued for it; never waits."""
         ...
 
+    def on_reply(self, elapsed: float) -> None:
+        """Report an answer: a request sent ``elapsed`` seconds ago (by the governor's own clock:
+        ``now - elapsed``) has been answered, so it reached the server between then and now.
+
+        The client calls it once per answer it reads, whatever the status, with the transport's
+        seconds from the start of the send to the end of the body. It only ever lets the governor
+        pace closer to the cap; a governor may ignore it.
+        """
+        ...
+
     def on_rate_limited(self, retry_after: float | None = None) -> None:
-        """Report a 429: pause every sender of the key and slow down for a while."""
+        """Report a 429: pause every sender of the key; slow down if 429s keep coming."""
         ...
 
     def statistics(self) -> GovernorStatistics:

@@ -1,86 +1,35 @@
-"""The Redis rate governor: one slot book per API key in Redis, shared by every process and host.
+"""The Redis rate governor: one schedule per API key in Redis, shared by every process and host.
 
-Booking
--------
+The guarantee is the in-process governor's, for every process booking through the same Redis
+with the same settings: of the grants they make, no window of one second holds more than
+``limit = max(1, floor(rate))``. :class:`RedisGovernor` drives three parts, each in a module of
+its own::
 
-The slot book lives in Redis (see :mod:`._lua`) and is only ever touched by one Lua script at a
-time, on Redis's own clock (``TIME``), so processes on hosts with different clocks share one
-schedule. The script is the in-process core's arithmetic (:mod:`._gcra`): GCRA spacing, and a
-log of the most recent booked slots that books no slot sooner than ``1 s + margin`` after the
-slot ``limit`` places back, so no 1-second window of booked slots ever holds more than
-``limit``, whoever booked them. It answers each booking with the slot's time; the process maps
-it onto its own clock as ``received + (slot - redis_now)`` (never earlier than Redis meant: the
-error is at most one round trip late) and sleeps until then on one ``loop.call_at`` timer. No
-polling: one script call per batch of waiters, then local timers.
+    _redis_schedule.py   SharedSchedule   the key's schedule in Redis: booking on Redis's clock,
+                                          the lanes across processes, 429 pauses for everyone
+    _redis_lanes.py      Lanes            this process's waiters in two lanes, and the slots
+                                          it holds for them
+    _redis_fallback.py   Fallback         the process's own pacing of the key while Redis is
+                                          unreachable (opt-in), shared by all its governors
 
-A process keeps its booked slots in a local pool that its waiters draw from in lane order
-(interactive first, bulk one in ``round(1 / bulk_share)`` while both wait, FIFO within a lane),
-and books only what its waiters lack, in batches of up to 64 per round trip. So:
+and three things that run: one ``loop.call_at`` timer, aimed at the next held slot or waiter
+deadline, grants the slots as they come due (no polling); one booker task books in Redis what
+the waiters lack, in batches of up to 64 slots per round trip, reports 429s and hands surplus
+slots back; and, on the fallback only, a probe task that checks for Redis. A call that finds a
+spare slot due costs no round trip; a call that queues costs its share of one booking.
 
-* a waiter cancelled (or timed out) before its slot hands the slot to the next waiter of the
-  process; with nobody left, the surplus slot is handed back to Redis, where it is undone if it
-  is still the latest booking of the key (else it stays unused, as does a slot that came due
-  with nobody to take it);
-* a slot that comes due more than ``margin / 2`` late (a blocked event loop) is not used: its
-  sender would no longer be ``1 s + margin`` after the slot ``limit`` places before it; the
-  waiter books again. The other half of the margin covers the mapping error (one round trip)
-  and the way to the server.
-
-``margin`` defaults to 20 ms here (5 ms in process), as the send times of several processes
-jitter more than one's: throughput ``limit / (1 + margin)``, 49.0/s at 50/s (98 %). The core's
-cold-start allowance applies too (slots of a first window are logged ``cold_margin`` later),
-for the key's cold start and for each process's own: a process that sent nothing for a window
-opens new connections even while the others keep the key busy.
-
-Lanes across processes
-----------------------
-
-Slots are booked when a process needs them, so a booked slot cannot be taken back for a later,
-more urgent request. Hence:
-
-* **interactive** bookings go at the end of the shared schedule at once, however far ahead
-  (``max_wait`` bounds that: a slot beyond it is refused, not booked);
-* **bulk** bookings are only made for slots within ``bulk_horizon`` (50 ms) of now. Beyond
-  that the script books nothing and names a time to ask again, so bulk keeps at most the
-  horizon's worth of slots booked ahead, and an interactive request in any process waits
-  behind at most that much bulk: about ``bulk_horizon`` plus one interval while bulk
-  saturates the key (60-70 ms at the defaults; ``bulk_horizon=0.025`` keeps it under 50 ms for
-  about half a percent of bulk throughput). Refused bulk bookers are told to come back one interval
-  apart, so N processes cost about one refusal per booking rather than N;
-* bulk is not starved: after ``bulk_every - 1`` interactive bookings in a row the next bulk
-  booking is made at the end of the schedule whatever the horizon (bulk's share), and a refused
-  bulk booker asks again after at most ``bulk_every`` intervals to claim it. The share goes
-  round robin between processes: to the bulk booker refused longest ago (a sorted set of
-  refused bookers; one silent for three re-check periods is dropped), not to whichever asks
-  first, which would let one process's timing win it every time.
-
-429s across processes
----------------------
-
-:meth:`RedisGovernor.on_rate_limited` pauses this process at once (its booked slots inside the
-pause are dropped and booked again), and has a script set the pause in Redis (``paused_until``,
-the lowered rate: the core's AIMD) and publish it on ``tightknit:{tag}:gov:pause``. Every
-process listens there: it drops its own booked slots that fall inside the pause and books them
-again (after it, at the lowered rate). A request already on its way when the 429 lands cannot be
+A 429 (:meth:`RedisGovernor.on_rate_limited`) pauses this process at once (its held slots
+inside the pause are dropped and booked again) and is reported to Redis, which lowers the
+shared rate and tells every process. A request already on its way when the 429 lands cannot be
 recalled; everything granted later waits.
 
 When Redis fails
 ----------------
 
-A booking that fails (unreachable, refused, or slower than ``timeout``) raises
-:class:`GovernorUnavailableError` in every waiter that had no slot yet (slots already booked
-are still used). With ``fallback_workers=N`` instead, the process logs a WARNING and paces itself
-with a local :class:`~tightknit_async.governor.Governor` at ``rate / N`` (N processes stay under
-the cap together), probes Redis every ``probe_interval`` seconds, and when Redis answers again
-writes the sends it made meanwhile into the shared log and goes back to it (another WARNING).
-
-The switch costs about a second: slots already booked in Redis (by every process) are still
-sent, so the fallback grants nothing until ``1 s + margin`` after the later of the failure and
-the process's own last booked slot. That keeps the cap through the switch as long as no process
-had booked much further ahead than the others (bulk never books more than ``bulk_horizon``
-ahead; a process with a deep interactive queue may). Going back, the cap holds once every
-worker is back on Redis; while some still pace on their fallback (for up to
-``probe_interval``), the 429 feedback catches an overshoot.
+A booking that fails (unreachable, refused, slower than ``timeout``, or no free pooled
+connection in time) raises :class:`GovernorUnavailableError` in every waiter that had no slot
+yet (slots already held are still used). With ``fallback_workers=N`` the process paces the key
+on its local fallback instead (:mod:`._redis_fallback`) until Redis answers again.
 
 Caveats
 -------
@@ -94,22 +43,14 @@ Caveats
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
-import heapq
-import itertools
-import logging
 import math
 import random
-import secrets
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, NamedTuple, Self, TypeAlias, Unpack
+from typing import Final, Literal, Self, Unpack
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
 from .._exceptions import (
     GovernorTimeoutError,
@@ -117,18 +58,19 @@ from .._exceptions import (
     WrongEventLoopError,
 )
 from .._redis_base import (
+    DEFAULT_REDIS_MAX_CONNECTIONS,
     DEFAULT_REDIS_TIMEOUT,
     REDIS_ERRORS,
-    Listener,
     connect,
-    key_prefix,
+    describe_failure,
     key_tag,
+    redis_address,
 )
 from .._types import Priority
-from . import _lua
-from ._gcra import MIN_RATE, WINDOW
-from ._local import Governor
 from ._protocol import GovernorStatistics
+from ._redis_fallback import Fallback, fallback_for
+from ._redis_lanes import Lanes, Slot, Waiter
+from ._redis_schedule import Pause, SharedSchedule
 from ._settings import GovernorOptions, GovernorSettings
 
 __all__ = [
@@ -139,8 +81,6 @@ __all__ = [
     "RedisGovernor",
     "RedisGovernorStatistics",
 ]
-
-logger: Final = logging.getLogger("tightknit_async")
 
 DEFAULT_REDIS_MARGIN: Final = 0.02
 """Seconds of slack per window: covers the mapping of Redis's clock (a round trip), timer
@@ -155,11 +95,6 @@ DEFAULT_PROBE_INTERVAL: Final = 1.0
 
 _MAX_BATCH: Final = 64
 """Slots booked per script call at most."""
-
-_WAIT_SAMPLE: Final = 1024
-_CLOCK_RESOLUTION: Final = time.get_clock_info("monotonic").resolution
-_RELEASE_LEAD: Final = 0.002
-"""A surplus slot due sooner than this is left to pass rather than handed back."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -197,38 +132,14 @@ class RedisGovernorStatistics:
     p99_lateness: float
 
 
-class _UseFallback(Exception):
-    """Tells a waiter that Redis failed and the local fallback serves it now."""
-
-
-@dataclass(eq=False, slots=True)
-class _Waiter:
-    future: asyncio.Future[None]
-    priority: Priority
-    since: float
-    max_wait: float | None
-
-
-class _Slot(NamedTuple):
-    local: float
-    """Loop time to send at."""
-    redis: float
-    """Microseconds on Redis's clock."""
-    text: str
-    """The slot as the log holds it (later for a cold start), to hand it back."""
-
-
-_Lane: TypeAlias = OrderedDict[asyncio.Future[None], _Waiter]
-_Deadline: TypeAlias = tuple[float, int, _Waiter]
-
-
 class RedisGovernor:
     """Paces the requests of one API key across processes and hosts through Redis.
 
     The guarantee is the in-process governor's, for every process booking through the same
     Redis with the same settings: of the grants they make, no window of one second holds more
     than ``limit = max(1, floor(rate))`` (each send made within ``margin / 2`` of its slot).
-    The module docstring explains the scheme: bookings, lanes, 429s and Redis failures.
+    The module docstrings explain the scheme: this one the parts, :mod:`._redis_schedule` the
+    bookings, lanes and 429s, :mod:`._redis_fallback` the local fallback.
 
     Use one per API key per process and event loop, and close it (``await gov.aclose()`` or
     ``async with``). Pass it to clients as ``AsyncTightknit(governor=gov)``.
@@ -238,16 +149,20 @@ class RedisGovernor:
             redis-py asyncio client (closed by :meth:`aclose` only if ``owns_client``).
         api_key: the key paced; Redis only sees ``sha256(api_key)[:16]``.
         rate: requests per second across every process (> 0).
-        fallback_workers: opt-in local fallback when Redis fails: pace this process at
-            ``rate / fallback_workers``. ``None`` raises :class:`GovernorUnavailableError`.
+        fallback_workers: opt-in local fallback when Redis fails: this process (all its
+            governors of the key together) paces at ``rate / fallback_workers``. ``None``
+            raises :class:`GovernorUnavailableError`.
         probe_interval: seconds between checks for Redis while on the fallback.
         bulk_horizon: how far ahead bulk bookings may reach (seconds, >= 0).
         timeout: seconds a Redis call may take (only when ``redis`` is a URL).
+        max_connections: connections the pool opens for commands (only when ``redis`` is a
+            URL; the governor sends one command at a time).
         owns_client: close a client passed as ``redis`` in :meth:`aclose`.
         **options: the :class:`GovernorSettings` fields; ``margin`` defaults to 0.02 here.
 
     Raises:
-        ValueError: a setting out of range.
+        ValueError: a setting out of range, or (with ``fallback_workers``) other settings than
+            another governor of the key in this process has.
     """
 
     def __init__(
@@ -260,87 +175,50 @@ class RedisGovernor:
         probe_interval: float = DEFAULT_PROBE_INTERVAL,
         bulk_horizon: float = DEFAULT_BULK_HORIZON,
         timeout: float = DEFAULT_REDIS_TIMEOUT,
+        max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS,
         owns_client: bool = False,
         **options: Unpack[GovernorOptions],
     ) -> None:
         options.setdefault("margin", DEFAULT_REDIS_MARGIN)
-        self.settings = GovernorSettings(rate=rate, **options)
-        core = self.settings.new_core()
+        self.settings = settings = GovernorSettings(rate=rate, **options)
         if not (math.isfinite(bulk_horizon) and bulk_horizon >= 0):
             raise ValueError(f"bulk_horizon must be a finite number >= 0, got {bulk_horizon!r}")
         if not (math.isfinite(probe_interval) and probe_interval > 0):
             raise ValueError(f"probe_interval must be a finite number > 0, got {probe_interval!r}")
-        self._fallback: Governor | None = None
+        self.tag = key_tag(api_key)
+        self._fallback: Fallback | None = None
         if fallback_workers is not None:
             if isinstance(fallback_workers, bool) or not (
                 isinstance(fallback_workers, int) and fallback_workers >= 1
             ):
                 raise ValueError(f"fallback_workers must be an int >= 1, got {fallback_workers!r}")
-            share = rate / fallback_workers
-            burst = min(self.settings.burst, max(1, math.floor(share)))
-            fallback_options: GovernorOptions = {**options, "burst": burst}
-            self._fallback = Governor(share, **fallback_options)
+            self._fallback = fallback_for(self.tag, settings, fallback_workers)
         self.fallback_workers = fallback_workers
         self.probe_interval = float(probe_interval)
         self.bulk_horizon = float(bulk_horizon)
         if isinstance(redis, str):
-            self._client = connect(redis, timeout=timeout)
+            client = connect(redis, timeout=timeout, max_connections=max_connections)
             self._owns_client = True
         else:
-            self._client = redis
+            client = redis
             self._owns_client = owns_client
-        self.tag = key_tag(api_key)
-        prefix = key_prefix(self.tag)
-        self._keys = (f"{prefix}:gov", f"{prefix}:gov:log")
-        self._book_keys = (*self._keys, f"{prefix}:gov:bulkq", f"{prefix}:gov:bulks")
-        self._booker_id = secrets.token_hex(8)  # names this governor in bulk's share queue
-        self._channel = f"{prefix}:gov:pause"
-        self._book_script: AsyncScript = self._client.register_script(_lua.BOOK)
-        self._pause_script: AsyncScript = self._client.register_script(_lua.PAUSE)
-        self._release_script: AsyncScript = self._client.register_script(_lua.RELEASE)
-        self._merge_script: AsyncScript = self._client.register_script(_lua.MERGE)
-
-        settings = self.settings
-        self._limit = core.limit
-        span = 1.0 + settings.margin
-        self._span_us = span * 1e6
-        self._tau_us = (settings.burst - 1) * max(1.0 / settings.rate, span / core.limit) * 1e6
-        self._tolerance = settings.margin / 2
-        self._bulk_every = settings.bulk_every
+        self._schedule = SharedSchedule(client, self.tag, settings, bulk_horizon=self.bulk_horizon)
+        limit = self._schedule.limit
+        self._lanes = Lanes(
+            bulk_every=settings.bulk_every, tolerance=settings.margin / 2, recent=2 * limit
+        )
 
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._interactive: _Lane = OrderedDict()
-        self._bulk: _Lane = OrderedDict()
-        self._lanes: dict[Priority, _Lane] = {"interactive": self._interactive, "bulk": self._bulk}
-        self._streak = 0
-        self._held: list[_Slot] = []
-        self._deadlines: list[_Deadline] = []
-        self._sequence = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._booker: asyncio.Task[None] | None = None
         self._kick_future: asyncio.Future[None] | None = None
         self._bulk_wake = -math.inf
-        self._reports: list[float] = []
-        self._listener: Listener | None = None
-        self._subscriber: asyncio.Task[None] | None = None
+        self._reports: list[float] = []  # 429 pauses not yet reported to Redis
+        self._on_fallback = False
         self._prober: asyncio.Task[None] | None = None
-        self._back: asyncio.Future[None] | None = None
-        self._fallback_from = -math.inf  # the fallback grants nothing before this loop time
+        self._probe_now: asyncio.Event | None = None
         self._closed = False
-
-        self._last_slot = -math.inf  # loop time of this process's latest booked slot
-        self._cold_until = -math.inf  # this process's slots before then open new connections
-        self._pause_local = -math.inf  # nothing is granted before this loop time
-        self._pause_redis = -math.inf  # the pause known from Redis, on Redis's clock (µs)
-        self._rate_in_force = float(rate)
-        self._recent: deque[float] = deque(maxlen=2 * core.limit)  # loop times of grants
-
-        self._granted: dict[Priority, int] = {"interactive": 0, "bulk": 0}
-        self._timed_out = self._rate_limited = 0
-        self._round_trips = self._booked = self._refused = self._released = 0
-        self._unused = self._stale = self._dropped = self._failures = self._fallback_grants = 0
-        self._waits: deque[float] = deque(maxlen=_WAIT_SAMPLE)
-        self._lateness: deque[float] = deque(maxlen=_WAIT_SAMPLE)
+        self._rate_limited = self._failures = 0
 
     # -- the RateGovernor protocol ---------------------------------------------------------------
 
@@ -366,32 +244,25 @@ class RedisGovernor:
         process, or back to Redis.
         """
         loop = self._bind()
-        lane = self._lane(priority)
+        lanes = self._lanes
+        lanes.lane(priority)
         self._check_open()
-        started = loop.time()
+        now = loop.time()
         if max_wait is not None:
             max_wait = max(0.0, max_wait)
-        if self._fallback_active() and await self._acquire_fallback(priority, max_wait, started):
+        if not self._on_fallback:
+            self._schedule.listen(self._on_pause, retry_after=self.probe_interval)
+        if self._grant_now(now, priority):
             return
-        self._start_listener(loop)
-        if self._grant_now(loop.time(), priority):
-            return
-        waiter = _Waiter(loop.create_future(), priority, started, max_wait)
-        lane[waiter.future] = waiter
-        if max_wait is not None:
-            entry = (started + max_wait, next(self._sequence), waiter)
-            heapq.heappush(self._deadlines, entry)
+        if self._on_fallback and max_wait is not None:
+            self._fail_fast_on_fallback(priority, max_wait)
+        waiter = lanes.enqueue(loop.create_future(), priority, now, max_wait)
         self._kick()
         self._arm(loop)
         try:
             await waiter.future
-        except _UseFallback:
-            remaining = None if max_wait is None else max_wait - (loop.time() - started)
-            if await self._acquire_fallback(priority, remaining, loop.time()):
-                return
-            await self.acquire(priority, max_wait=remaining)  # Redis is back
         except BaseException:
-            self._withdraw(loop, waiter, lane)
+            self._withdraw(loop, waiter)
             raise
 
     def try_acquire_nowait(self, priority: Priority = "interactive") -> bool:
@@ -406,37 +277,37 @@ class RedisGovernor:
             ValueError: an unknown ``priority``.
         """
         loop = self._bind()
-        self._lane(priority)
-        if self._fallback_active():
-            assert self._fallback is not None
-            if self._fallback.try_acquire_nowait(priority):
-                self._record_grant(priority, 0.0, loop.time(), fallback=True)
-                return True
-            return False
+        self._lanes.lane(priority)
         return self._grant_now(loop.time(), priority)
+
+    def on_reply(self, elapsed: float) -> None:
+        """Report an answer (see :meth:`RateGovernor.on_reply`); ignored here.
+
+        The shared schedule keeps any ``limit + 1`` grants of the key at least ``1 s + margin``
+        apart on grant times, in every process, and does not use answers: one process's answers
+        say nothing about the requests the others have in flight.
+        """
 
     def on_rate_limited(self, retry_after: float | None = None) -> None:
         """Report a 429: pause every process of this key and lower the shared rate for a while.
 
         This process stops at once; a script then sets the pause and the lowered rate in Redis
-        and publishes the pause to the other processes (see the module docstring). The pause is
-        ``retry_after`` seconds (``default_pause`` when ``None``) stretched by a random
-        ``[0, pause_jitter)`` fraction.
+        and publishes the pause to the other processes. The pause is ``retry_after`` seconds
+        (``default_pause`` when ``None``) stretched by a random ``[0, pause_jitter)`` fraction.
+        On the local fallback it pauses and slows the fallback too.
 
         Raises:
             WrongEventLoopError: the governor belongs to another event loop.
             RuntimeError: called outside a running event loop.
         """
         loop = self._bind()
-        now = loop.time()
         settings = self.settings
         pause = settings.default_pause if retry_after is None else max(0.0, retry_after)
         pause *= 1.0 + settings.pause_jitter * random.random()
         self._rate_limited += 1
-        if self._fallback is not None and self._fallback_active():
-            self._fallback.on_rate_limited(retry_after)
-        self._pause_local = max(self._pause_local, now + pause)
-        self._drop_held(lambda slot: slot.local < self._pause_local)
+        if self._fallback is not None and self._on_fallback:
+            self._fallback.rate_limited(time.monotonic(), pause)
+        self._lanes.pause(loop.time() + pause)
         if not self._closed:
             self._reports.append(pause)
             self._kick()
@@ -445,48 +316,50 @@ class RedisGovernor:
     def statistics(self) -> GovernorStatistics:
         """A snapshot: grants and waiters of this process, the shared rate and pause it knows."""
         now = self._loop.time() if self._loop is not None else 0.0
-        waits = sorted(self._waits)
+        lanes = self._lanes
+        waits = sorted(lanes.waits)
         return GovernorStatistics(
             rate=self.settings.rate,
-            current_rate=self._rate_in_force,
-            granted_interactive=self._granted["interactive"],
-            granted_bulk=self._granted["bulk"],
-            waiting_interactive=len(self._interactive),
-            waiting_bulk=len(self._bulk),
-            timed_out=self._timed_out,
+            current_rate=self._schedule.rate_in_force,
+            granted_interactive=lanes.granted["interactive"],
+            granted_bulk=lanes.granted["bulk"],
+            waiting_interactive=len(lanes.interactive),
+            waiting_bulk=len(lanes.bulk),
+            timed_out=lanes.timed_out,
             rate_limited=self._rate_limited,
-            paused_for=max(0.0, self._pause_local - now),
+            paused_for=max(0.0, lanes.pause_local - now),
             mean_wait=math.fsum(waits) / len(waits) if waits else 0.0,
             p99_wait=_p99(waits),
         )
 
     def redis_statistics(self) -> RedisGovernorStatistics:
         """What this governor did in Redis: round trips, bookings, slots unused, failures."""
-        lateness = sorted(self._lateness)
+        lanes, schedule = self._lanes, self._schedule
+        lateness = sorted(lanes.lateness)
         return RedisGovernorStatistics(
-            mode="fallback" if self._fallback_active() else "redis",
-            round_trips=self._round_trips,
-            booked=self._booked,
-            refused=self._refused,
-            released=self._released,
-            unused=self._unused,
-            stale=self._stale,
-            dropped=self._dropped,
+            mode="fallback" if self._on_fallback else "redis",
+            round_trips=schedule.round_trips,
+            booked=schedule.booked,
+            refused=schedule.refused,
+            released=schedule.released,
+            unused=lanes.unused + schedule.unreleased,
+            stale=lanes.stale,
+            dropped=lanes.dropped,
             failures=self._failures,
-            fallback_grants=self._fallback_grants,
+            fallback_grants=lanes.fallback_grants,
             mean_lateness=math.fsum(lateness) / len(lateness) if lateness else 0.0,
             p99_lateness=_p99(lateness),
         )
 
     def __repr__(self) -> str:
         stats = self.statistics()
-        mode = "fallback" if self._fallback_active() else "redis"
+        mode = "fallback" if self._on_fallback else "redis"
         return (
             f"<RedisGovernor key=tightknit:{{{self.tag}}} rate={stats.rate:g}/s "
             f"current_rate={stats.current_rate:.4g}/s mode={mode} "
-            f"waiting={stats.waiting_interactive}+{stats.waiting_bulk} held={len(self._held)} "
-            f"granted={stats.granted} paused_for={stats.paused_for:.3f}s"
-            f"{' closed' if self._closed else ''}>"
+            f"waiting={stats.waiting_interactive}+{stats.waiting_bulk} "
+            f"held={len(self._lanes.held)} granted={stats.granted} "
+            f"paused_for={stats.paused_for:.3f}s{' closed' if self._closed else ''}>"
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -499,27 +372,22 @@ class RedisGovernor:
         if self._closed:
             return
         self._closed = True
-        for task in (self._booker, self._prober, self._subscriber):
+        for task in (self._booker, self._prober):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._booker = self._prober = self._subscriber = None
-        if self._listener is not None:
-            await self._listener.aclose()
-            self._listener = None
+        self._booker = self._prober = None
+        await self._schedule.aclose()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for lane in (self._interactive, self._bulk):
-            for waiter in list(lane.values()):
-                self._fail(waiter, GovernorUnavailableError("the RedisGovernor was closed"))
-        self._held.clear()
-        self._deadlines.clear()
-        if self._back is not None and not self._back.done():
-            self._back.set_result(None)
+        self._lanes.close(lambda: GovernorUnavailableError("the RedisGovernor was closed"))
+        if self._on_fallback and self._fallback is not None:
+            self._fallback.leave(self, back=False)
+        self._on_fallback = False
         if self._owns_client:
-            await self._client.aclose()
+            await self._schedule.client.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -527,7 +395,7 @@ class RedisGovernor:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- local state -------------------------------------------------------------------------------
+    # -- waiters and grants ----------------------------------------------------------------------
 
     def _bind(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -543,153 +411,79 @@ class RedisGovernor:
         if self._closed:
             raise GovernorUnavailableError("this RedisGovernor is closed")
 
-    def _lane(self, priority: Priority) -> _Lane:
-        lane = self._lanes.get(priority)
-        if lane is None:
-            raise ValueError(f"priority must be 'interactive' or 'bulk', got {priority!r}")
-        return lane
-
-    def _fallback_active(self) -> bool:
-        return self._back is not None
-
     def _grant_now(self, now: float, priority: Priority) -> bool:
-        """Serve the queue first; then grant the caller a spare held slot due now, if any."""
-        return self._grant_due(now, priority)
-
-    def _record_grant(
-        self, priority: Priority, wait: float, now: float, *, fallback: bool = False
-    ) -> None:
-        self._granted[priority] += 1
-        self._waits.append(wait)
-        self._recent.append(now)
-        self._fallback_grants += fallback
-
-    def _hold(self, slot: _Slot) -> None:
-        if not self._held or self._held[-1].local <= slot.local:
-            self._held.append(slot)
-        else:
-            bisect.insort(self._held, slot)
-
-    def _drop_held(self, covered: Callable[[_Slot], bool]) -> None:
-        """Drop the held slots for which ``covered(slot)`` holds (inside a pause)."""
-        kept = [slot for slot in self._held if not covered(slot)]
-        self._dropped += len(self._held) - len(kept)
-        self._held = kept
-
-    def _pop_next(self) -> _Waiter | None:
-        """The waiter to serve next: interactive first, bulk one in ``bulk_every``."""
-        interactive, bulk = self._interactive, self._bulk
-        while interactive or bulk:
-            take_bulk = bool(bulk) and (not interactive or self._streak >= self._bulk_every - 1)
-            lane = bulk if take_bulk else interactive
-            _, waiter = lane.popitem(last=False)
-            if waiter.future.done():
-                continue
-            self._streak = self._streak + 1 if bulk and not take_bulk else 0
-            return waiter
-        return None
-
-    def _grant_due(self, now: float, caller: Priority | None = None) -> bool:
-        """Hand the held slots that are due to the waiters, in lane order; a slot left over
-        goes to ``caller`` (not queued: it asks right now), if given. Returns whether it did."""
-        if now < self._pause_local:
+        """Serve the queue first; then grant the caller a spare held slot due now, or on the
+        fallback a free slot of its own, if any."""
+        if self._lanes.grant_due(now, priority):
+            return True
+        self._grant_fallback(now)
+        fallback = self._fallback
+        if not self._on_fallback or fallback is None or self._lanes.waiting:
             return False
-        held = self._held
-        while held and held[0].local <= now + _CLOCK_RESOLUTION:
-            slot = held.pop(0)
-            if now - slot.local > self._tolerance:
-                self._stale += 1
-                continue
-            self._lateness.append(max(0.0, now - slot.local))
-            waiter = self._pop_next()
-            if waiter is not None:
-                self._record_grant(waiter.priority, now - waiter.since, now)
-                waiter.future.set_result(None)
-            elif caller is not None:
-                self._record_grant(caller, 0.0, now)
-                return True
-            else:
-                self._lateness.pop()
-                self._unused += 1
-        return False
+        if now < self._lanes.pause_local or not fallback.take(time.monotonic()):
+            return False
+        self._lanes.record_grant(priority, 0.0, now, fallback=True)
+        return True
 
-    def _expire(self, now: float) -> None:
-        """Fail the waiters whose ``max_wait`` has run out."""
-        heap = self._deadlines
-        while heap and heap[0][0] <= now + _CLOCK_RESOLUTION:
-            _, _, waiter = heapq.heappop(heap)
-            if waiter.future.done():
-                continue
-            assert waiter.max_wait is not None
-            self._lanes[waiter.priority].pop(waiter.future, None)
-            self._timed_out += 1
-            waiter.future.set_exception(
-                GovernorTimeoutError(
-                    f"rate governor (Redis): no send slot within max_wait="
-                    f"{waiter.max_wait:.3f}s for a {waiter.priority} request "
-                    f"({self._rate_note(now)})",
-                    wait=now - waiter.since,
-                    deadline=waiter.max_wait,
-                )
+    def _grant_due(self, now: float) -> None:
+        """Grant the held slots that are due, then (on the fallback) the free fallback slots."""
+        self._lanes.grant_due(now)
+        self._grant_fallback(now)
+
+    def _grant_fallback(self, now: float) -> None:
+        """On the fallback, grant its free slots to the waiters no held slot covers."""
+        fallback, lanes = self._fallback, self._lanes
+        if not self._on_fallback or fallback is None or now < lanes.pause_local:
+            return
+        while lanes.waiting > len(lanes.held) and fallback.take(time.monotonic()):
+            if not lanes.grant_next(now, fallback=True):
+                lanes.unused += 1  # the waiters left were all cancelled ones
+                return
+
+    def _fail_fast_on_fallback(self, priority: Priority, max_wait: float) -> None:
+        """Raise at once when the fallback cannot grant within ``max_wait`` at the earliest."""
+        assert self._fallback is not None
+        lanes = self._lanes
+        now = time.monotonic()
+        ahead = max(0, lanes.waiting - len(lanes.held))
+        wait = self._fallback.projected(now, ahead) - now
+        if wait > max_wait:
+            lanes.timed_out += 1
+            raise GovernorTimeoutError(
+                f"rate governor (local fallback): a {priority} request would wait at least "
+                f"{wait:.3f}s for a send slot ({ahead} queued ahead), longer than "
+                f"max_wait={max_wait:.3f}s",
+                wait=wait,
+                deadline=max_wait,
             )
 
-    def _rate_note(self, now: float) -> str:
-        note = f"shared rate {self._rate_in_force:.4g}/s"
-        paused_for = self._pause_local - now
-        return f"{note}, paused for {paused_for:.3f}s after a 429" if paused_for > 0 else note
-
-    def _fail(self, waiter: _Waiter, error: BaseException) -> None:
-        self._lanes[waiter.priority].pop(waiter.future, None)
-        if not waiter.future.done():
-            waiter.future.set_exception(error)
-
-    def _withdraw(self, loop: asyncio.AbstractEventLoop, waiter: _Waiter, lane: _Lane) -> None:
+    def _withdraw(self, loop: asyncio.AbstractEventLoop, waiter: Waiter) -> None:
         """Clean up after a waiter that raised (cancelled, timed out, or failed)."""
         if loop.is_closed():
             return
-        if lane.pop(waiter.future, None) is not None:
-            waiter.future.cancel()
-        elif not waiter.future.cancelled() and waiter.future.exception() is None:
-            # Granted, then cancelled before it could run: the slot is due now, pass it on.
-            heir = self._pop_next()
-            if heir is not None:
-                self._record_grant(heir.priority, loop.time() - heir.since, loop.time())
-                heir.future.set_result(None)
-            else:
-                self._unused += 1
+        self._lanes.withdraw(waiter, loop.time())
         self._kick()
         self._arm(loop)
 
-    def _uncovered(self) -> tuple[list[_Waiter], list[_Waiter]]:
-        """The waiters, per lane, that the held slots do not cover (in lane order: interactive
-        waiters are covered first); the latest arrivals of each lane."""
-        held = len(self._held)
-        interactive = len(self._interactive) - held
-        bulk = len(self._bulk) - max(0, held - len(self._interactive))
-        return (
-            list(self._interactive.values())[-interactive:] if interactive > 0 else [],
-            list(self._bulk.values())[-bulk:] if bulk > 0 else [],
-        )
+    def _rate_note(self) -> str:
+        now = self._loop.time() if self._loop is not None else 0.0
+        if self._on_fallback and self._fallback is not None:
+            note = f"local fallback at {self._fallback.rate:.4g}/s"
+        else:
+            note = f"shared rate {self._schedule.rate_in_force:.4g}/s"
+        paused_for = self._lanes.pause_local - now
+        return f"{note}, paused for {paused_for:.3f}s after a 429" if paused_for > 0 else note
 
-    def _surplus(self, now: float) -> list[_Slot]:
-        """Take the latest held slots that no waiter needs, if they are still ahead."""
-        excess = len(self._held) - len(self._interactive) - len(self._bulk)
-        spare: list[_Slot] = []
-        while excess > 0 and self._held and self._held[-1].local > now + _RELEASE_LEAD:
-            spare.append(self._held.pop())
-            excess -= 1
-        return spare
+    # -- the timer ---------------------------------------------------------------------------------
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Aim the one timer at the next held slot or waiter deadline."""
-        when: float | None = None
-        if self._held:
-            when = max(self._held[0].local, self._pause_local)
-        heap = self._deadlines
-        while heap and heap[0][2].future.done():
-            heapq.heappop(heap)
-        if heap:
-            when = heap[0][0] if when is None else min(when, heap[0][0])
+        """Aim the one timer at the next held slot, waiter deadline, or free fallback slot."""
+        lanes = self._lanes
+        when = lanes.next_event()
+        if self._on_fallback and self._fallback is not None and lanes.waiting > len(lanes.held):
+            free = self._fallback.next_free() + (loop.time() - time.monotonic())
+            free = max(free, lanes.pause_local)
+            when = free if when is None else min(when, free)
         timer = self._timer
         if timer is not None:
             if timer.when() == when:
@@ -703,16 +497,17 @@ class RedisGovernor:
         self._timer = None
         now = loop.time()
         self._grant_due(now)
-        self._expire(now)
-        if len(self._held) != len(self._interactive) + len(self._bulk):
+        self._lanes.expire(now, self._rate_note)
+        if len(self._lanes.held) != self._lanes.waiting:
             self._kick()  # waiters to book for, or spare slots to hand back
         self._arm(loop)
 
     # -- the booker: the one task that talks to Redis for bookings -------------------------------
 
     def _kick(self) -> None:
-        """Make sure the booker looks at the waiters (starting it if it is idle)."""
-        if self._closed or self._loop is None:
+        """Make sure the booker looks at the waiters (starting it if it is idle); not while on
+        the fallback (the probe kicks it once Redis is back)."""
+        if self._closed or self._loop is None or self._on_fallback:
             return
         if self._booker is None or self._booker.done():
             self._booker = self._loop.create_task(self._book_loop(), name="tightknit-booker")
@@ -721,15 +516,13 @@ class RedisGovernor:
 
     async def _book_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while not self._closed:
+        lanes = self._lanes
+        while not self._closed and not self._on_fallback:
             try:
                 if self._reports:
                     await self._report()
                     continue
-                if self._fallback_active():
-                    self._evacuate()
-                    return
-                interactive, bulk = self._uncovered()
+                interactive, bulk = lanes.uncovered()
                 now = loop.time()
                 if interactive:
                     await self._book("i", interactive)
@@ -737,9 +530,9 @@ class RedisGovernor:
                 if bulk and now >= self._bulk_wake:
                     await self._book("b", bulk)
                     continue
-                spare = self._surplus(now)
+                spare = lanes.surplus(now)
                 if spare:
-                    await self._release(spare)
+                    await self._schedule.release(spare)
                     continue
             except REDIS_ERRORS as exc:
                 self._redis_failed(loop, exc)
@@ -755,12 +548,7 @@ class RedisGovernor:
             finally:
                 self._kick_future = None
 
-    async def _call(self, script: AsyncScript, args: list[str | int | float]) -> object:
-        self._round_trips += 1
-        keys = self._book_keys if script is self._book_script else self._keys
-        return await script(keys=keys, args=args)
-
-    async def _book(self, lane: Literal["i", "b"], waiters: list[_Waiter]) -> None:
+    async def _book(self, lane: Literal["i", "b"], waiters: list[Waiter]) -> None:
         loop = asyncio.get_running_loop()
         batch = waiters[:_MAX_BATCH]
         sent_at = loop.time()
@@ -768,154 +556,48 @@ class RedisGovernor:
             None if waiter.max_wait is None else waiter.max_wait - (sent_at - waiter.since)
             for waiter in batch
         ]
-        if sent_at - self._last_slot >= WINDOW:  # nothing sent for a window: new connections
-            self._cold_until = sent_at + WINDOW
-        args = self._book_args(lane, max_waits, self._cold_until - sent_at)
-        reply = await self._call(self._book_script, args)
-        received = loop.time()
-        assert isinstance(reply, list)
-        redis_now = self._learn(received, reply)
-        wake = reply[3]
-        for waiter, item in zip(batch, reply[4:], strict=False):
-            text = item.decode()
-            at = float(text[1:].partition("|")[0])
-            if text[0] == "s":
-                self._booked += 1
-                slot = _Slot(received + (at - redis_now) / 1e6, at, text.partition("|")[2])
-                self._last_slot = max(self._last_slot, slot.local)
-                if slot.local < self._pause_local or at < self._pause_redis:
-                    self._dropped += 1
-                else:
-                    self._hold(slot)
+        booking = await self._schedule.book(lane, max_waits, sent_at)
+        lanes = self._lanes
+        lanes.pause(booking.pause.local, booking.pause.redis)
+        for waiter, item in zip(batch, booking.items, strict=False):
+            if isinstance(item, Slot):
+                lanes.hold(item)
                 continue
-            self._refused += 1
             if waiter.future.done():
                 continue
             assert waiter.max_wait is not None
-            self._timed_out += 1
-            wait = waiter.max_wait - (sent_at - waiter.since) + (at - redis_now) / 1e6
-            self._fail(
+            lanes.fail(
                 waiter,
                 GovernorTimeoutError(
                     f"rate governor (Redis): a {waiter.priority} request would wait "
-                    f"{(at - redis_now) / 1e6:.3f}s more for a send slot, longer than "
-                    f"max_wait={waiter.max_wait:.3f}s ({self._rate_note(received)})",
-                    wait=wait,
+                    f"{item:.3f}s more for a send slot, longer than "
+                    f"max_wait={waiter.max_wait:.3f}s ({self._rate_note()})",
+                    wait=waiter.max_wait - (sent_at - waiter.since) + item,
                     deadline=waiter.max_wait,
                 ),
+                timed_out=True,
             )
         if lane == "b":
-            self._bulk_wake = received + (float(wake) - redis_now) / 1e6 if wake else -math.inf
-        self._grant_due(received)
+            self._bulk_wake = -math.inf if booking.wake is None else booking.wake
+        self._grant_due(booking.received)
         self._arm(loop)
-
-    def _book_args(
-        self, lane: Literal["i", "b"], max_waits: list[float | None], cold_for: float = 0.0
-    ) -> list[str | int | float]:
-        """The BOOK script's arguments: one slot per entry of ``max_waits`` (seconds); slots
-        sooner than ``cold_for`` seconds from now are this process's cold start."""
-        settings = self.settings
-        return [
-            lane,
-            repr(settings.rate),
-            self._limit,
-            repr(self._span_us),
-            repr(self._tau_us),
-            repr(settings.recovery),
-            repr(self.bulk_horizon * 1e6),
-            self._bulk_every,
-            repr(settings.cold_margin * 1e6),
-            repr(max(0.0, cold_for) * 1e6),
-            self._booker_id,
-            *(-1 if wait is None else repr(max(0.0, wait) * 1e6) for wait in max_waits),
-        ]
-
-    def _pause_args(self, pause: float) -> list[str | int | float]:
-        """The PAUSE script's arguments for a pause of ``pause`` seconds."""
-        settings = self.settings
-        return [
-            repr(pause * 1e6),
-            repr(settings.rate),
-            repr(settings.decrease),
-            repr(MIN_RATE),
-            repr(settings.recovery),
-            repr(self._tau_us),
-            self._channel,
-        ]
-
-    def _release_args(self, texts: list[str]) -> list[str | int | float]:
-        """The RELEASE script's arguments for the slots ``texts`` (latest first)."""
-        settings = self.settings
-        head: list[str | int | float] = [self._limit, repr(settings.rate), repr(self._span_us)]
-        return [*head, repr(settings.recovery), *texts]
-
-    def _learn(self, received: float, reply: list[bytes]) -> float:
-        """Take the shared pause and rate from a script's reply; return Redis's ``now``."""
-        redis_now, paused = float(reply[0]), float(reply[1])
-        self._rate_in_force = float(reply[2])
-        if paused > redis_now:
-            self._pause_redis = max(self._pause_redis, paused)
-            self._pause_local = max(self._pause_local, received + (paused - redis_now) / 1e6)
-        return redis_now
 
     async def _report(self) -> None:
         pause, self._reports = max(self._reports), []
         try:
-            reply = await self._call(self._pause_script, self._pause_args(pause))
+            shared = await self._schedule.report(pause)
         except BaseException:
             self._reports.append(pause)  # report it once Redis answers
             raise
-        assert isinstance(reply, list)
-        self._learn(asyncio.get_running_loop().time(), reply)
-        self._drop_held(lambda slot: slot.redis < self._pause_redis)
+        self._lanes.pause(shared.local, shared.redis)
 
-    async def _release(self, spare: list[_Slot]) -> None:
-        args = self._release_args([slot.text for slot in spare])
-        undone = await self._call(self._release_script, args)
-        assert isinstance(undone, int)
-        self._released += undone
-        self._unused += len(spare) - undone
-
-    # -- pause notices from the other processes ------------------------------------------------
-
-    def _start_listener(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._listener is not None or self._closed:
-            return
-        listener = self._listener = Listener(
-            self._client,
-            channel=self._channel,
-            on_message=self._on_pause_notice,
-            retry_after=self.probe_interval,
-            name="tightknit-pause-listener",
-        )
-
-        async def start() -> None:
-            # Subscribing runs in the background: a missed notice only means this process
-            # learns of the pause from its next booking instead.
-            with contextlib.suppress(*REDIS_ERRORS):
-                await listener.start()
-                return
-            await asyncio.sleep(self.probe_interval)
-            if self._listener is listener:
-                self._listener = None
-
-        self._subscriber = loop.create_task(start(), name="tightknit-pause-subscribe")
-
-    def _on_pause_notice(self, channel: bytes, data: bytes) -> None:
+    def _on_pause(self, pause: Pause) -> None:
+        """A pause another process published: drop the held slots inside it, book them again."""
         loop = self._loop
-        if loop is None or self._closed:
+        if loop is None or self._closed or pause.redis <= self._lanes.pause_redis:
             return
-        try:
-            paused_text, now_text = data.split()
-            paused, redis_now = float(paused_text), float(now_text)
-        except ValueError:
-            return
-        if paused <= self._pause_redis:
-            return
-        self._pause_redis = paused
-        self._pause_local = max(self._pause_local, loop.time() + (paused - redis_now) / 1e6)
-        self._drop_held(lambda slot: slot.redis < paused)
-        if self._interactive or self._bulk:
+        self._lanes.pause(pause.local, pause.redis)
+        if self._lanes.waiting:
             self._kick()
         self._arm(loop)
 
@@ -923,107 +605,62 @@ class RedisGovernor:
 
     def _redis_failed(self, loop: asyncio.AbstractEventLoop, exc: BaseException) -> None:
         self._failures += 1
-        interactive, bulk = self._uncovered()
-        if self._fallback is None:
+        lanes, fallback = self._lanes, self._fallback
+        if fallback is None:
+            interactive, bulk = lanes.uncovered()
             for waiter in interactive + bulk:
                 error = GovernorUnavailableError(
-                    f"rate governor: Redis is unavailable ({type(exc).__name__}: {exc}); no send "
-                    "slot can be booked (pass fallback_workers=N to pace locally meanwhile)"
+                    f"rate governor: {describe_failure(exc)}; no send slot can be booked (pass "
+                    "fallback_workers=N to pace locally meanwhile)"
                 )
                 error.__cause__ = exc
-                self._fail(waiter, error)
+                lanes.fail(waiter, error)
             return
-        if self._fallback_active():
+        if self._on_fallback:
             return
-        self._back = loop.create_future()
+        self._on_fallback = True
         # The slots booked in Redis, by every process, are still being sent: the fallback starts
-        # one window after them (as far as this process knows: its own last booked slot).
-        last = max(loop.time(), self._held[-1].local if self._held else -math.inf)
-        self._fallback_from = last + self._span_us / 1e6
-        logger.warning(
-            "rate governor: Redis is unavailable (%s: %s); pacing this process alone with a "
-            "local governor at %.4g/s (rate %g / %d workers) until Redis answers again",
-            type(exc).__name__,
-            exc,
-            self.settings.rate / (self.fallback_workers or 1),
-            self.settings.rate,
-            self.fallback_workers,
-        )
+        # one window after them (as far as this process knows: its own last held slot).
+        last = max(loop.time(), lanes.held[-1].local if lanes.held else -math.inf)
+        not_before = last - loop.time() + time.monotonic() + self._schedule.span
+        probe_now = self._probe_now = asyncio.Event()
+
+        def wake() -> None:  # from any thread: another governor of the key found Redis back
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nothing to wake
+                loop.call_soon_threadsafe(probe_now.set)
+
+        address = redis_address(self._schedule.client)
+        fallback.enter(self, wake, not_before, address, f"{type(exc).__name__}: {exc}")
         self._prober = loop.create_task(self._probe(), name="tightknit-redis-probe")
-        self._evacuate()
-
-    def _evacuate(self) -> None:
-        """Send the waiters that hold no slot to the local fallback."""
-        interactive, bulk = self._uncovered()
-        for waiter in interactive + bulk:
-            self._fail(waiter, _UseFallback())
-
-    async def _acquire_fallback(
-        self, priority: Priority, max_wait: float | None, started: float
-    ) -> bool:
-        """Wait on the local fallback until granted (True) or Redis is back (False)."""
-        loop = asyncio.get_running_loop()
-        fallback = self._fallback
-        assert fallback is not None
-        while (back := self._back) is not None:
-            self._check_open()
-            now = loop.time()
-            remaining = None if max_wait is None else max_wait - (now - started)
-            blackout = self._fallback_from - now
-            if blackout > 0:
-                if remaining is not None and blackout > remaining:
-                    self._timed_out += 1
-                    raise GovernorTimeoutError(
-                        f"rate governor (local fallback): no send slot for {blackout:.3f}s "
-                        f"while the slots booked in Redis pass, longer than "
-                        f"max_wait={max_wait:.3f}s",
-                        wait=blackout,
-                        deadline=max_wait if max_wait is not None else 0.0,
-                    )
-                await asyncio.wait((back,), timeout=blackout)
-                continue
-            task = loop.create_task(fallback.acquire(priority, max_wait=remaining))
-            try:
-                await asyncio.wait((task, back), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if not task.done():
-                    task.cancel()
-                    await asyncio.wait((task,))
-            if task.cancelled():
-                continue  # Redis is back: book there
-            task.result()  # GovernorTimeoutError
-            now = loop.time()
-            self._record_grant(priority, now - started, now, fallback=True)
-            return True
-        return False
+        self._arm(loop)
 
     async def _probe(self) -> None:
         """While on the fallback: ping Redis until it answers, then go back to it."""
         loop = asyncio.get_running_loop()
+        schedule, lanes, fallback = self._schedule, self._lanes, self._fallback
+        probe_now = self._probe_now
+        assert probe_now is not None
+        assert fallback is not None
         while True:
-            await asyncio.sleep(self.probe_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.probe_interval):
+                    await probe_now.wait()
+            probe_now.clear()
             try:
-                self._round_trips += 1
-                await self._client.ping()
+                await schedule.ping()
                 now = loop.time()
-                span = self._span_us / 1e6
-                ages = [repr((now - t) * 1e6) for t in self._recent if now - t < span]
+                ages = [now - t for t in lanes.recent if now - t < schedule.span]
                 if ages:
-                    await self._call(self._merge_script, [self._limit, *ages])
+                    await schedule.merge(ages)
             except REDIS_ERRORS:
                 self._failures += 1
                 continue
             break
-        logger.warning(
-            "rate governor: Redis answers again; leaving the local fallback for the shared "
-            "governor (%d grants were made locally meanwhile)",
-            self._fallback_grants,
-        )
-        back, self._back = self._back, None
-        self._prober = None
-        if back is not None and not back.done():
-            back.set_result(None)
+        self._on_fallback = False
+        self._prober = self._probe_now = None
+        fallback.leave(self, back=True, address=redis_address(schedule.client))
         self._kick()
+        self._arm(loop)
 
 
 def _p99(ordered: list[float]) -> float:

@@ -41,6 +41,11 @@ configured, which then serves them (logged at WARNING; Redis is tried again afte
 swallowed, so a completed call is not turned into an error; the reply is then kept in the
 fallback store, if any, else only in the server's own replay window, and the claim lapses with
 its lease.
+
+Connections: commands share one bounded pool (``max_connections``, 16 by default); a command
+that finds every connection busy waits for one rather than fail, and only a wait that outlasts
+the pool timeout counts as a failure (its error names the setting to raise). The pub/sub
+listener holds a connection of its own.
 """
 
 from __future__ import annotations
@@ -61,10 +66,12 @@ from redis.commands.core import AsyncScript
 
 from .._exceptions import IdempotencyStoreUnavailableError
 from .._redis_base import (
+    DEFAULT_REDIS_MAX_CONNECTIONS,
     DEFAULT_REDIS_TIMEOUT,
     REDIS_ERRORS,
     Listener,
     connect,
+    describe_failure,
     scope_prefix,
 )
 from . import _lua
@@ -279,6 +286,9 @@ class RedisIdempotencyStore:
             :class:`IdempotencyStoreUnavailableError`.
         probe_interval: seconds on the fallback before Redis is tried again.
         timeout: seconds a Redis call may take (only when ``redis`` is a URL).
+        max_connections: connections the pool opens for commands (only when ``redis`` is a
+            URL); a command beyond them waits for a free one (see
+            :class:`~tightknit_async._redis_base.CommandPool`).
         owns_client: close a client passed as ``redis`` in :meth:`aclose`.
 
     Raises:
@@ -295,6 +305,7 @@ class RedisIdempotencyStore:
         fallback: IdempotencyStore | None = None,
         probe_interval: float = 1.0,
         timeout: float = DEFAULT_REDIS_TIMEOUT,
+        max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS,
         owns_client: bool = False,
     ) -> None:
         for name, value in (
@@ -309,7 +320,7 @@ class RedisIdempotencyStore:
         self.probe_interval = float(probe_interval)
         self.fallback = fallback
         if isinstance(redis, str):
-            self._client = connect(redis, timeout=timeout)
+            self._client = connect(redis, timeout=timeout, max_connections=max_connections)
             self._owns_client = True
         else:
             self._client = redis
@@ -477,14 +488,12 @@ class RedisIdempotencyStore:
             self._failures += 1
             if fallback is None:
                 raise IdempotencyStoreUnavailableError(
-                    f"idempotency store: Redis is unavailable ({type(exc).__name__}: {exc}); "
-                    "nothing was sent"
+                    f"idempotency store: {describe_failure(exc)}; nothing was sent"
                 ) from exc
             logger.warning(
-                "idempotency store: Redis is unavailable (%s: %s); using the fallback store "
-                "(no cross-process single-flight) for %.3gs before trying Redis again",
-                type(exc).__name__,
-                exc,
+                "idempotency store: %s; using the fallback store (no cross-process "
+                "single-flight) for %.3gs before trying Redis again",
+                describe_failure(exc),
                 self.probe_interval,
             )
             self._down_until = time.monotonic() + self.probe_interval

@@ -9,7 +9,9 @@ from collections.abc import Collection, Iterable, Mapping, Set
 from types import MappingProxyType, TracebackType
 from typing import Self
 
+import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ._clock import Clock, WallClock, utc_now
 from ._drift import Drift, install
@@ -19,6 +21,8 @@ from ._idempotency import IdempotencyStore
 from ._ids import IdFactory
 from ._journal import Arrival, FakeStats, Journal, LedgerEntry, max_in_window
 from ._keys import ApiKey, KeyRing, Plan
+from ._network import NetworkDelay
+from ._network import install as install_network
 from ._pipeline import ServerState, build_app
 from ._rate_window import SlidingWindow
 from ._records import (
@@ -41,6 +45,18 @@ from ._seed import build_dataset
 # Seconds that closing waits for requests still being handled before cancelling them.
 _SHUTDOWN_GRACE = 1.0
 
+ADMIN_PREFIX = "/_fake/"
+"""Where the admin routes live, outside the API's ``/admin/v0``."""
+ADMIN_ROUTES = ("stats", "ledger", "arrivals")
+_ADMIN_PAGE = 1000
+
+
+def _admin_json(status: int, body: object) -> web.Response:
+    return web.Response(
+        status=status, body=msgspec.json.encode(body), content_type="application/json"
+    )
+
+
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 """The largest file ``POST /admin/v0/files`` accepts by default (25 MiB)."""
 
@@ -60,7 +76,7 @@ class FakeTightknit:
     Serves every endpoint of ``docs/api.md`` (key introspection; adding and deactivating
     members; listing, retrieving, creating and deleting calendar events; feeds and their posts;
     posts; search; file upload; awards, legacy badges and groups) from deterministic seed data.
-    Every request passes, in order:
+    Every request passes, in order: the fake network's delay, if any (`network_delay`),
     authentication (401), the per-key rate limit (429 + ``Retry-After``), the endpoint's
     permission and plan (403), the ``Idempotency-Key`` rules (400, 409, replay), injected faults,
     then the handler's validation (400) and effect, and with `drift` on, the alteration of a GET
@@ -95,14 +111,22 @@ class FakeTightknit:
             is answered 413 as soon as its bytes pass the limit. Also settable later.
         keep_upload_bytes: uploads up to this size keep their bytes in `files`; larger ones are
             kept by size and SHA-256 only, so big uploads cost no memory.
+        api_key: the secret of the default key (`api_key`); by default a random one.
+        admin_routes: serve ``GET /_fake/stats``, ``/_fake/ledger`` and ``/_fake/arrivals``
+            (see `admin_route`): what the fake saw, read over HTTP while it runs.
         drift: alter the successful replies of the GET endpoints the way a live API drifts (an
             unknown field, a null, a missing field, a new enum value, a value of another type);
             see `drift`. Also switchable later.
+        network_delay: ``(low, high)``: hold every request a random ``[low, high]`` seconds
+            (uniform, drawn from ``seed``) before the server sees it, as a network with jitter
+            does: arrivals are timed, and the rate limit counts them, after the delay. Answers
+            go back at once. The delay is slept on the server's event loop. Also settable later.
 
     Raises:
-        ValueError: for a ``rate_limit`` below 1, a non-positive window or TTL, or a negative
-            upload limit.
-        TypeError: for a ``drift`` that is not a bool.
+        ValueError: for a ``rate_limit`` below 1, a non-positive window or TTL, a negative
+            upload limit, or a ``network_delay`` without ``0 <= low <= high``.
+        TypeError: for a ``drift`` that is not a bool, or a ``network_delay`` that is not two
+            numbers.
     """
 
     def __init__(
@@ -120,6 +144,9 @@ class FakeTightknit:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         keep_upload_bytes: int = DEFAULT_KEEP_UPLOAD_BYTES,
         drift: bool = False,
+        network_delay: tuple[float, float] | None = None,
+        api_key: str | None = None,
+        admin_routes: bool = True,
     ) -> None:
         self._host = host
         self._port = port
@@ -142,14 +169,20 @@ class FakeTightknit:
             keep_upload_bytes=_check_upload_bytes("keep_upload_bytes", keep_upload_bytes),
         )
         self._drift = Drift(drift)
+        self._network = NetworkDelay(network_delay, seed=seed)
         self.app: web.Application = build_app(self._state, ENDPOINTS)
         """The aiohttp application; usable with ``aiohttp.test_utils.TestServer`` as well."""
         install(self.app, self._drift)
+        install_network(self.app, self._network)
+        self._in_flight = 0
+        self._admin_routes = admin_routes
+        self.app.middlewares.insert(0, self._admin_and_count)  # outermost
         # Random, not from the seed: two fakes (two "servers") never share a key by accident.
         self.api_key: str = self.add_key(
-            key=f"sk_test_{secrets.token_hex(16)}", name="Default test key"
+            key=api_key or f"sk_test_{secrets.token_hex(16)}", name="Default test key"
         )
-        """A key with every permission on the enterprise plan, different for every instance."""
+        """A key with every permission on the enterprise plan: ``api_key`` when given, else
+        different for every instance."""
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._closed = False
@@ -281,6 +314,12 @@ class FakeTightknit:
             (a.time for a in arrivals if statuses is None or a.status in statuses), window
         )
 
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (held by the network delay or injected latency
+        included; the admin routes not)."""
+        return self._in_flight
+
     def reset_ledger(self) -> None:
         """Forget the applied mutations recorded so far."""
         self._state.journal.ledger.clear()
@@ -304,6 +343,21 @@ class FakeTightknit:
         ``drift.injected`` lists each change made to a reply so far, as (endpoint path template,
         JSON path, deviation kind)."""
         return self._drift
+
+    @property
+    def network_delay(self) -> tuple[float, float] | None:
+        """``(low, high)``: every request is held a random ``[low, high]`` seconds before the
+        server sees it (None: not at all); settable at any time, for the requests that follow.
+
+        Raises:
+            TypeError: when set to anything but two numbers or None.
+            ValueError: when set without ``0 <= low <= high``.
+        """
+        return self._network.bounds
+
+    @network_delay.setter
+    def network_delay(self, value: tuple[float, float] | None) -> None:
+        self._network.bounds = value
 
     @property
     def max_upload_bytes(self) -> int:
@@ -396,6 +450,69 @@ class FakeTightknit:
         """Return the member with this e-mail (case-insensitive), or None."""
         return self._state.data.find_member(email)
 
+    # The admin routes
+
+    @web.middleware
+    async def _admin_and_count(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX) and self._admin_routes:
+            return self.admin_route(request.method, request.path, request.query)
+        self._in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            self._in_flight -= 1
+
+    def admin_route(self, method: str, path: str, query: Mapping[str, str]) -> web.Response:
+        """Answer one of the admin routes, outside the API (no key, no rate limit, not counted
+        in `stats` or `arrivals`):
+
+        - ``GET /_fake/stats``: the counters of `stats`, the sizes of `ledger` and `arrivals`,
+          `in_flight` and the most arrivals in any 1 s window;
+        - ``GET /_fake/ledger?since=N&limit=M``: the ledger entries from position ``N`` (0 by
+          default), at most ``M`` (default 1000), as ``{"entries": [...], "next": N', "total":
+          T}``; ask again with ``since=next`` for the rest;
+        - ``GET /_fake/arrivals?since=N&limit=M``: the same for `arrivals`.
+        """
+        if method != "GET":
+            return _admin_json(405, {"error": f"{path} answers GET only"})
+        journal = self._state.journal
+        if path == f"{ADMIN_PREFIX}stats":
+            stats = msgspec.to_builtins(journal.stats)
+            return _admin_json(
+                200,
+                {
+                    **stats,
+                    "ledger": len(journal.ledger),
+                    "arrivals": len(journal.arrivals),
+                    "in_flight": self._in_flight,
+                    "max_in_any_second": self.max_in_window(1.0),
+                },
+            )
+        rows: list[LedgerEntry] | list[Arrival]
+        if path == f"{ADMIN_PREFIX}ledger":
+            rows = journal.ledger
+        elif path == f"{ADMIN_PREFIX}arrivals":
+            rows = journal.arrivals
+        else:
+            routes = ", ".join(f"GET {ADMIN_PREFIX}{name}" for name in ADMIN_ROUTES)
+            return _admin_json(404, {"error": f"no admin route {path}; there are: {routes}"})
+        try:
+            since = int(query.get("since", "0"))
+            limit = int(query.get("limit", str(_ADMIN_PAGE)))
+            if since < 0 or limit < 1:
+                raise ValueError
+        except ValueError:
+            return _admin_json(400, {"error": "since must be an int >= 0, limit an int >= 1"})
+        chunk = rows[since : since + limit]
+        return _admin_json(
+            200,
+            {
+                "entries": msgspec.to_builtins(chunk),
+                "next": since + len(chunk),
+                "total": len(rows),
+            },
+        )
+
     def __repr__(self) -> str:
         where = "closed" if self._closed else self._url or "not started"
         journal = self._state.journal
@@ -405,17 +522,69 @@ class FakeTightknit:
         )
 
 
-async def serve_forever(port: int, host: str = "127.0.0.1", *, drift: bool = False) -> None:
+async def serve_forever(
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    drift: bool = False,
+    network_delay: tuple[float, float] | None = None,
+    rate_limit: int | None = 50,
+    faults: str | Mapping[str, object] | None = None,
+    seed: int = 0,
+    api_key: str | None = None,
+) -> None:
     """Run a `FakeTightknit` on ``host:port`` until cancelled (Ctrl+C in the CLI).
 
-    Prints the URL and the default API key to stdout, as ``TIGHTKNIT_BASE_URL=...`` and
-    ``TIGHTKNIT_API_KEY=...`` lines a shell can ``export``. ``drift=True`` alters the GET
-    endpoints' replies as `FakeTightknit` ``drift`` does.
+    Prints the URL as a ``TIGHTKNIT_BASE_URL=...`` line a shell can ``export``, and the default
+    API key as ``TIGHTKNIT_API_KEY=...`` when it was generated (not when given as ``api_key``).
+    ``drift=True`` alters the GET endpoints' replies as `FakeTightknit` ``drift`` does;
+    ``network_delay`` holds every request a random ``[low, high]`` seconds before the server
+    sees it; ``rate_limit`` is the per-key limit in any 1 s (None: none); ``faults`` is applied
+    with `Faults.apply` (``"error_rate=0.1,latency=0.05"``); ``seed`` makes the data, the ids
+    and the random faults repeat. The admin routes (``GET /_fake/stats``, ``/_fake/ledger``,
+    ``/_fake/arrivals``) tell what the server saw while it runs.
+
+    Raises:
+        ValueError: a bad rate, fault setting or key.
     """
-    async with FakeTightknit(host=host, port=port, drift=drift) as fake:
+    fake = FakeTightknit(
+        host=host,
+        port=port,
+        drift=drift,
+        network_delay=network_delay,
+        rate_limit=rate_limit,
+        seed=seed,
+        api_key=api_key,
+    )
+    if faults:
+        fake.faults.apply(faults)
+    async with fake:
         print(f"Fake Tightknit API listening on {fake.url} (Ctrl+C to stop)", flush=True)
+        limit = (
+            "no rate limit" if rate_limit is None else f"{rate_limit} requests per key in any 1 s"
+        )
+        print(f"Rate limit: {limit}; seed {seed}", flush=True)
         if drift:
             print("Replies of the GET endpoints drift from the models (--drift)", flush=True)
+        if network_delay is not None:
+            low, high = network_delay
+            print(
+                f"Every request is delayed {1e3 * low:g} to {1e3 * high:g} ms before the server "
+                "sees it (--jitter-ms)",
+                flush=True,
+            )
+        changed = {k: v for k, v in fake.faults.settings().items() if v != Faults().settings()[k]}
+        if changed:
+            shown = ", ".join(f"{name}={value}" for name, value in changed.items())
+            print(f"Faults: {shown}", flush=True)
+        print(
+            f"What it saw: GET {fake.url}{ADMIN_PREFIX}stats, {ADMIN_PREFIX}ledger?since=N, "
+            f"{ADMIN_PREFIX}arrivals?since=N",
+            flush=True,
+        )
         print(f"TIGHTKNIT_BASE_URL={fake.url}", flush=True)
-        print(f"TIGHTKNIT_API_KEY={fake.api_key}", flush=True)
+        if api_key is None:
+            print(f"TIGHTKNIT_API_KEY={fake.api_key}", flush=True)
+        else:
+            print("TIGHTKNIT_API_KEY: the key given with --key", flush=True)
         await asyncio.get_running_loop().create_future()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import InitVar, dataclass, field, fields
 
 
@@ -120,6 +120,34 @@ class Faults:
         """Return the statuses still queued for ``method path``."""
         return list(self._scripts.get((method.upper(), path), ()))
 
+    def apply(self, spec: str | Mapping[str, object]) -> None:
+        """Set several settings at once: a mapping, or text such as
+        ``"error_rate=0.1,latency=0.05"`` (what ``serve-fake --faults`` takes).
+
+        In text, ``error_status``, ``drop_after_apply`` and ``conflict_next`` are integers,
+        ``error_html`` is ``true`` or ``false``, ``retry_after`` whole seconds or an HTTP-date,
+        the others numbers. Nothing is set unless every setting is valid.
+
+        Raises:
+            ValueError: an unknown setting (the message lists them), or an invalid value.
+        """
+        settings = dict(spec) if isinstance(spec, Mapping) else parse_faults(spec)
+        unknown = sorted(name for name in settings if name not in _CHECKS)
+        if unknown:
+            raise ValueError(
+                f"unknown fault setting(s) {', '.join(unknown)}: one of {', '.join(_CHECKS)}"
+            )
+        for name, value in settings.items():
+            check, expected = _CHECKS[name]
+            if not check(value):
+                raise ValueError(f"Faults.{name} must be {expected}, got {value!r}")
+        for name, value in settings.items():
+            setattr(self, name, value)
+
+    def settings(self) -> dict[str, object]:
+        """The current settings by name (the scripts aside)."""
+        return {name: getattr(self, name) for name in _CHECKS}
+
     def reset(self) -> None:
         """Restore every setting to its default and drop every queued script."""
         for setting in fields(self):
@@ -162,3 +190,39 @@ class Faults:
             self.drop_after_apply -= 1
             return True
         return False
+
+
+_INTEGERS = frozenset({"error_status", "drop_after_apply", "conflict_next"})
+
+
+def parse_faults(text: str) -> dict[str, object]:
+    """``"error_rate=0.1,latency=0.05"`` as ``{"error_rate": 0.1, "latency": 0.05}`` (see
+    `Faults.apply` for the types); an empty text is no setting.
+
+    Raises:
+        ValueError: an item without ``=``, or a value of the wrong form.
+    """
+    settings: dict[str, object] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name:
+            raise ValueError(f"fault settings are NAME=VALUE, comma-separated; got {item!r}")
+        value: object
+        try:
+            if name == "error_html":
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                value = raw.lower() in ("true", "1", "yes")
+            elif name in _INTEGERS:
+                value = int(raw)
+            elif name == "retry_after":
+                value = int(raw) if raw.isdigit() else raw
+            else:
+                value = float(raw)
+        except ValueError:
+            raise ValueError(f"fault setting {name}: {raw!r} is not a valid value") from None
+        settings[name] = value
+    return settings
