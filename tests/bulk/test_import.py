@@ -304,3 +304,25 @@ def test_the_failed_file_default_names(tmp_path: Path) -> None:
     assert opts.journal_path == tmp_path / "people.jsonl.journal.sqlite3"
     assert replace(opts, use_journal=False).journal_path is None
     assert "sk_secret" not in repr(replace(opts, api_key="sk_secret"))
+
+
+async def test_a_postgresql_journal_url_is_used_as_given(
+    fake: FakeTightknit, tmp_path: Path, postgres_url: str
+) -> None:
+    """``--journal postgresql://...``: the import journals there, and a re-run sends nothing."""
+    from tightknit_async.bulk._journals import journal_spec
+
+    path = write_csv(tmp_path / "members.csv", 12)
+    journal = journal_spec(postgres_url)
+    assert journal == postgres_url  # stays a URL: a Path would fold its "//"
+    opts = options(fake, path, journal=journal)
+    status, output = await run(opts)
+    assert status == 0, output.stderr
+    assert_exactly_once(fake, 12)
+    assert not (tmp_path / "members.csv.journal.sqlite3").exists()
+    shown = postgres_url.split("@")[-1]
+    assert shown in output.stdout
+    status, again = await run(opts)
+    assert status == 0, again.stderr
+    assert again.count("skipped (done before)") == 12
+    assert_exactly_once(fake, 12)
