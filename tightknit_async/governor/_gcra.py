@@ -28,18 +28,15 @@ for every request ``j`` granted after it (write ``base`` for the least delay of 
 ``a_j >= s_j + base``)::
 
     b_k = s_k + lag_k + J             while no answer is matched to it: M
-    b   = r - max(0, floor - J)       for an answer read at r to a request whose send began at
-                                      x = r - rtt, floor being the least rtt of the latest
-                                      limit answers (this one included)
+    b   = min(r, x + J)               for an answer read at r to a request whose send began at x
 
 (The first with ``cold_margin`` added in a cold window.) The second holds whichever request the
-answer is for: that request arrived by ``r``, and by M (counted from its send, the quickest
-taking ``base_x``, while ``a_j >= x_j + base_x >= s_j + base_x``) by ``x + base_x + J <= r -
-floor + base_x + J``. Where the network is calm ``floor`` is small and ``b = r``: the request is
-known to have arrived by the time its answer was read, and the slack left is its round trip,
-measured per request rather than a fixed margin. On a long but steady path (``floor > J``) ``b``
-lies about ``J`` after the send. A late server (its own queue before it counts) makes for
-longer round trips, and ``b`` follows them.
+answer is for: that request arrived by ``r``, and by M, counted from its send, by ``x + base_x +
+J``, ``base_x`` being the quickest request's delay from its send (and ``a_j >= x_j + base_x >= s_j
++ base_x``). Where the network is calm the answer comes back soon after the arrival and ``b =
+r``: the slack left is the request's round trip, measured per request rather than a fixed margin.
+Where it is not, ``b`` is ``J`` after the send at most: a slow answer (a long upload, a busy
+server after it counted the request) costs nothing more.
 
 Booking
 -------
@@ -111,7 +108,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections import deque
 from collections.abc import Iterable
 from typing import Final
 
@@ -236,7 +232,6 @@ class GCRA:
         "_span",
         "_tat",
         "_tau",
-        "_took",
         "burst",
         "cold_margin",
         "decrease",
@@ -303,7 +298,6 @@ class GCRA:
         self._bounds: list[float] = []
         self._answered: list[float] = []
         self._pending = _Pool()
-        self._took: deque[float] = deque(maxlen=limit)  # the latest answers' round trips
         self._horizon = -math.inf
         self._now = -math.inf
         # 429 feedback
@@ -366,7 +360,7 @@ class GCRA:
         if slot - self._last >= WINDOW:  # a cold start: nothing booked for a whole window
             self._cold_until = slot + WINDOW
         self._last = slot
-        key = slot + min(max(0.0, lag) + self._excess(), WINDOW)
+        key = slot + min(max(0.0, lag), WINDOW)
         bound = key + self.jitter
         if self.cold_margin and slot < self._cold_until:
             bound += self.cold_margin  # left unmatched: its bound holds until the horizon
@@ -389,8 +383,6 @@ class GCRA:
         """
         self._advance(now)
         sent = min(sent, now)
-        took = self._took
-        took.append(now - sent)
         if sent <= now - self._span:
             return False
         if sent - self.jitter <= self._cold_keys:
@@ -400,18 +392,10 @@ class GCRA:
             return False
         if bound > self._horizon:
             _remove(self._bounds, bound)
-        answer = now - max(0.0, min(took) - self.jitter)  # above the horizon, as sent is
+        answer = min(now, sent + self.jitter)  # above the horizon, as sent is
         insort(self._bounds, answer)
         insort(self._answered, answer)
         return True
-
-    def _excess(self) -> float:
-        """How far the latest answers' round trips spread beyond ``jitter``: delays that vary
-        more than assumed (a server that queues, a late loop). New grants get it on top."""
-        took = self._took
-        if not took:
-            return 0.0
-        return max(0.0, max(took) - min(took) - self.jitter)
 
     def _advance(self, now: float) -> None:
         """Move the clock on to ``now`` and drop the bounds no later slot can meet."""
