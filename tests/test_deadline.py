@@ -105,3 +105,30 @@ def test_deadline_and_retry_deadline_cannot_disagree() -> None:
     tk = AsyncTightknit(api_key=unique_key(), retry_deadline=10)
     assert tk.retry_policy.deadline == 10
     assert AsyncTightknit(api_key=unique_key(), deadline=None).retry_policy.deadline is None
+
+
+async def test_under_bulk_saturation_an_interactive_call_goes_first_and_a_bulk_one_fails_fast() -> (
+    None
+):
+    transport = MockTransport(ok)
+    async with AsyncTightknit(api_key=unique_key(), transport=transport, rate_limit=50) as tk:
+        bulk = [
+            asyncio.ensure_future(tk.request("GET", "/admin/v0/feeds", priority="bulk"))
+            for _ in range(150)
+        ]
+        await asyncio.sleep(0)
+        response = await tk.request("GET", "/admin/v0/posts/abcdefghijkl", deadline=1.0)
+        sent_before_it = [r.path for r in transport.requests].index("/admin/v0/posts/abcdefghijkl")
+        with pytest.raises(GovernorTimeoutError) as caught:
+            await tk.request("GET", "/admin/v0/feeds", priority="bulk", deadline=1.0)
+        sent_by_then = len(transport.requests)
+        for call in bulk:
+            call.cancel()
+        await asyncio.gather(*bulk, return_exceptions=True)
+    assert response.status_code == 200
+    # The interactive call took the next free slot: a few bulk requests (the cold-start burst)
+    # went before it, not the 150 queued.
+    assert sent_before_it < 60
+    assert sent_by_then < 80  # the bulk call raised at once, without waiting out its second
+    assert "(bulk lane)" in str(caught.value)
+    assert "priority='interactive'" in str(caught.value)
