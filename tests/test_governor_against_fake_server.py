@@ -195,7 +195,12 @@ async def test_serve_forever_says_the_requests_are_delayed(
 
 
 async def test_the_client_through_50_ms_of_jitter_earns_no_429() -> None:
-    async with FakeTightknit(rate_limit=CAP, network_delay=(0.0, 0.05)) as fake:
+    """The governor allows 50 ms of delay between grant and arrival. The fake shares this event
+    loop, so its own sleeps end late when the loop is busy (a loaded CI machine: several ms),
+    and that lateness counts at the server as delay just as the network's does: the network
+    draws up to 40 ms and leaves the rest of the 50 to the loop. `benchmarks/jitter.py` runs
+    the full 50 ms with the fake in a process of its own."""
+    async with FakeTightknit(rate_limit=CAP, network_delay=(0.0, 0.04)) as fake:
         key = fake.add_key()
         async with paced(fake, key, max_retries=0) as tk:  # a 429 would raise, not be retried
             replies = await asyncio.gather(*(tk.request("GET", FEEDS) for _ in range(160)))
