@@ -13,13 +13,13 @@ import hashlib
 import logging
 import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import _codec
 from ._clock import Clock, SystemClock
@@ -39,7 +39,7 @@ from ._exceptions import (
     ClientClosedError,
     WrongEventLoopError,
 )
-from ._pipeline import CallDescription, Counters, Runner
+from ._pipeline import ATTEMPT_HEADER, CallDescription, Counters, Runner
 from ._response import APIResponse
 from ._types import NOT_GIVEN, NotGiven, Priority
 from ._version import __version__
@@ -50,7 +50,11 @@ from .idempotency import (
     mint_idempotency_key,
     validate_idempotency_key,
 )
-from .idempotency._coordinator import IdempotencyCoordinator, coordinator_for
+from .idempotency._coordinator import (
+    IdempotencyCoordinator,
+    coordinator_for,
+    request_fingerprint,
+)
 from .resources import (
     ApiKeyResource,
     AwardsResource,
@@ -232,6 +236,10 @@ class AsyncTightknit:
                 raise ValueError("default_headers must not set Authorization: pass api_key=...")
             self._base_headers[name] = value
         self._base_headers["Authorization"] = f"Bearer {self._api_key}"
+        self._base_headers[ATTEMPT_HEADER] = "1"
+        # What a call with no headers of its own sends on its first attempt: no copy per call,
+        # read-only to whatever receives it (a transport, a test's handler).
+        self._plain_headers: CIMultiDictProxy[str] = CIMultiDictProxy(self._base_headers)
         self._owned: list[Any] = []  # Redis backends this client opened, closed with it
         if redis_max_connections is not None and (
             isinstance(redis_max_connections, bool)
@@ -478,7 +486,7 @@ class AsyncTightknit:
                 extra_headers=extra_headers,
             )
         url, bare_path, target = self._url_for(path, params)
-        sent = self._base_headers  # copied per attempt, with that attempt's header added
+        sent = self._base_headers  # copied only when this call adds to it
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):
             if multipart is not None:
@@ -510,13 +518,17 @@ class AsyncTightknit:
                         "per-call headers must not set Idempotency-Key: pass idempotency_key=..."
                     )
                 sent[name] = value
+            if headers:
+                sent[ATTEMPT_HEADER] = "1"  # ours, whatever was given
         key: str | None = None
         minted = False
+        fingerprint: str | None = None
         if idempotency_key is None or isinstance(idempotency_key, NotGiven):
             if verb in MUTATING_METHODS:
                 key, minted = mint_idempotency_key(), True
         elif idempotency_key is not False:
             key = validate_idempotency_key(idempotency_key)
+            fingerprint = request_fingerprint(verb, target, content)
         if key is not None:
             if sent is self._base_headers:
                 sent = sent.copy()
@@ -541,9 +553,10 @@ class AsyncTightknit:
             path=bare_path,
             target=target,
             content=content,
-            headers=sent,
+            headers=self._plain_headers if sent is self._base_headers else sent,
             idempotency_key=key,
             minted=minted,
+            fingerprint=fingerprint,
             timeout=attempt_timeout,
             policy=policy,
             lane=lane,
@@ -551,13 +564,20 @@ class AsyncTightknit:
             deadline=None if policy.deadline is None else started + policy.deadline,
         )
         counters = self._counters
-        coordinator = self._coordinator_ref or self._coordinator()
-        telemetry = self._runner.telemetry
+        runner = self._runner
+        # A call without a key, or with a key minted for it, has nothing to share or replay: it
+        # goes straight to the runner; a caller's key goes through the coordinator.
+        flow: Awaitable[APIResponse]
+        if fingerprint is None:
+            flow = runner.run(call)
+        else:
+            flow = (self._coordinator_ref or self._coordinator()).execute(call, runner)
+        telemetry = runner.telemetry
         try:
             if telemetry is None:
-                response = await coordinator.execute(call, self._runner)
+                response = await flow
             else:
-                response = await telemetry.traced(call, coordinator.execute(call, self._runner))
+                response = await telemetry.traced(call, flow)
         except BaseException:
             counters.failures += 1
             raise

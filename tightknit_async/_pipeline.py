@@ -66,9 +66,10 @@ _ATTEMPT_NUMBERS: Final = tuple(str(n) for n in range(10))
 class CallDescription(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Everything about one call, built once by ``request()`` and read by every layer below.
 
-    ``headers`` are the call's own (key, content type, caller's headers); each attempt sends a copy
-    with its ``X-Tightknit-Attempt`` added. ``started`` and ``deadline`` are readings of the
-    client's monotonic clock; ``deadline`` bounds the whole call (queue, attempts, backoff).
+    ``headers`` are what the first attempt sends (the client's, the key, the content type, the
+    caller's, ``X-Tightknit-Attempt: 1``), not to be changed; a later attempt sends a copy with
+    its own number. ``started`` and ``deadline`` are readings of the client's monotonic clock;
+    ``deadline`` bounds the whole call (queue, attempts, backoff).
     """
 
     method: str
@@ -78,10 +79,13 @@ class CallDescription(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     target: str
     """Path and query: part of the idempotency fingerprint."""
     content: bytes | Multipart | None
-    headers: CIMultiDict[str]
+    headers: CIMultiDict[str] | CIMultiDictProxy[str]
     idempotency_key: str | None
     minted: bool
     """The key was minted for this call: it cannot collide, so the store is not asked."""
+    fingerprint: str | None = None
+    """For a caller's key: the digest of method, target and body that the key is bound to
+    (:func:`~tightknit_async.idempotency._coordinator.request_fingerprint`)."""
     timeout: Timeout
     """Per attempt, clipped to what is left of the deadline."""
     policy: RetryPolicy
@@ -148,10 +152,8 @@ class Runner:
 
         Raises the last attempt's :class:`APIStatusError` or :class:`APIConnectionError`.
         """
-        if claim is not None:
-            return await self._run(call, claim, None)
-        # The first attempt of a call with nothing to keep, outside the state machine: most calls
-        # end with its 2xx, and need none of the machine's states.
+        # The first attempt, outside the state machine: most calls end with its 2xx, and need
+        # none of the machine's states.
         governor = self.governor
         deadline = call.deadline
         remaining = None if deadline is None else deadline - self.clock.monotonic()
@@ -160,6 +162,10 @@ class Runner:
             first = await self._attempt(call, governor, 1, remaining)
         except APIConnectionError as exc:
             first = exc
+        except BaseException:  # cancelled, out of time for a slot, or unexpected: keep nothing
+            if claim is not None:
+                await claim.finish(None)
+            raise
         else:
             if governor is not None:  # the reply proves when the request arrived
                 governor.on_reply(first.elapsed)
@@ -167,6 +173,8 @@ class Runner:
             if 200 <= status < 300:
                 if self.telemetry is not None:
                     self.telemetry.attempted(status, 1)
+                if claim is not None:  # a 2xx is always kept for replay
+                    await claim.finish(_reply(first, call))
                 return self.settle(
                     call,
                     status,
@@ -175,7 +183,7 @@ class Runner:
                     replayed=_is_replay(first),
                     attempts=1,
                 )
-        return await self._run(call, None, first)
+        return await self._run(call, claim, first)
 
     async def _run(
         self,
@@ -317,10 +325,12 @@ class Runner:
 
     def _request_for(self, call: CallDescription, attempt: int, remaining: float | None) -> Request:
         """The attempt's request: its attempt header, its timeout clipped to the deadline."""
-        attempt_headers = call.headers.copy()
-        attempt_headers[ATTEMPT_HEADER] = (
-            _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
-        )
+        attempt_headers = call.headers
+        if attempt > 1:
+            attempt_headers = attempt_headers.copy()
+            attempt_headers[ATTEMPT_HEADER] = (
+                _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
+            )
         attempt_timeout = call.timeout
         total = attempt_timeout.total
         if remaining is not None and (total is None or total > remaining):
@@ -401,14 +411,14 @@ class Runner:
 
 def _reply(response: Response, call: CallDescription) -> CachedReply:
     """What a keyed call keeps for replay: status, headers (less the server's replay mark, as
-    ours says it), body, and the fingerprint the key is bound to (set by the store's binding)."""
+    ours says it), body, and the fingerprint its key is bound to."""
+    headers = response.headers
     # str(): aiohttp's names are istr, which a shared store's encoder does not take
-    pairs = tuple(
-        (str(name), value)
-        for name, value in response.headers.items()
-        if name.lower() != REPLAYED_HEADER
-    )
-    return CachedReply(response.status_code, pairs, response.content, "")
+    if REPLAYED_HEADER in headers:
+        pairs = tuple([(str(k), v) for k, v in headers.items() if k.lower() != REPLAYED_HEADER])
+    else:
+        pairs = tuple([(str(k), v) for k, v in headers.items()])
+    return CachedReply(response.status_code, pairs, response.content, call.fingerprint or "")
 
 
 def _budget(call: CallDescription) -> float | None:

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import os
 import re
@@ -65,10 +66,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeAlias, TypeVar
+from typing import Any, Concatenate, Final, Literal, ParamSpec, Self, TypeAlias, TypeVar
 
 from .._exceptions import TightknitError
 from ..idempotency import DEFAULT_REPLAY_TTL
@@ -159,6 +160,8 @@ _ENTRY_COLUMNS: Final = (
 _BEARER: Final = re.compile(r"(?i)(bearer\s+)\S+")
 
 T = TypeVar("T")
+P = ParamSpec("P")
+J = TypeVar("J", bound="Journal")
 
 
 class JournalError(TightknitError):
@@ -261,10 +264,10 @@ class JournalStatistics:
 
 _Outcome: TypeAlias = tuple[
     str,  # state
-    int,  # maybe_applied
+    bool,  # maybe_applied
     int | None,  # status
     str | None,  # outcome
-    int,  # replayed
+    bool,  # replayed
     int,  # attempts
     str | None,  # error_class
     str | None,  # error_message
@@ -278,6 +281,21 @@ _Outcome: TypeAlias = tuple[
 
 ClaimRequest: TypeAlias = tuple[str, str] | tuple[str, str, str | None]
 """``(item_id, idempotency_key)`` or ``(item_id, idempotency_key, content_hash)``."""
+
+
+def _on_worker(
+    operation: Callable[Concatenate[J, P], T],
+) -> Callable[Concatenate[J, P], Awaitable[T]]:
+    """``operation`` as a coroutine run on the journal's worker thread, the one that owns the
+    SQLite connection: the database operations the public methods run through
+    :meth:`Journal._call` (a subclass keeping the rows elsewhere overrides each of them)."""
+
+    async def on_worker(self: J, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        assert self._executor is not None
+        return await asyncio.wrap_future(self._executor.submit(operation, self, *args, **kwargs))
+
+    functools.update_wrapper(on_worker, operation)  # its name, docstring and __wrapped__
+    return on_worker
 
 
 class Journal:
@@ -343,7 +361,7 @@ class Journal:
                 max_workers=1, thread_name_prefix="tightknit-journal"
             )
             try:
-                await self._call(self._connect)
+                await asyncio.wrap_future(self._executor.submit(self._connect))
             except BaseException:
                 self._executor.shutdown(wait=False)
                 self._executor = None
@@ -376,8 +394,8 @@ class Journal:
         await self.aclose()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open" if self._executor else "not opened"
-        return f"<Journal {self.path!r} {state} transactions={self._transactions}>"
+        state = "closed" if self._closed else "open" if self._opened() else "not opened"
+        return f"<{type(self).__name__} {self.path!r} {state} transactions={self._transactions}>"
 
     def statistics(self) -> JournalStatistics:
         """Write transactions committed and outcome rows written so far."""
@@ -412,8 +430,7 @@ class Journal:
         """
         if not items:
             return []
-        requests = [(entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in items]
-        return await self._call(self._claim, job, run_id, requests, resend_uncertain)
+        return await self._call(self._claim, job, run_id, _requests(items), resend_uncertain)
 
     def record(
         self,
@@ -444,22 +461,27 @@ class Journal:
         if error is not None:
             error_class = type(error).__name__
             error_message = self._scrub(str(error))
-        row: _Outcome = (
-            "done" if ok else "failed",
-            int(maybe_applied and not ok),
-            status,
-            outcome,
-            int(replayed),
-            attempts,
-            error_class,
-            error_message,
-            result_id,
-            now,
-            now,
-            job,
-            item_id,
-            run_id,
+        self._enqueue(
+            (
+                "done" if ok else "failed",
+                bool(maybe_applied and not ok),
+                status,
+                outcome,
+                bool(replayed),
+                attempts,
+                error_class,
+                error_message,
+                result_id,
+                now,
+                now,
+                job,
+                item_id,
+                run_id,
+            )
         )
+
+    def _enqueue(self, row: _Outcome) -> None:
+        """Queue ``row`` for the worker thread, which writes what is queued in one transaction."""
         with self._lock:
             self._queued.append(row)
             if self._flush_scheduled:
@@ -483,7 +505,7 @@ class Journal:
 
     async def flush(self) -> None:
         """Wait until every queued outcome is committed."""
-        await self._call(_nothing)
+        await self._call(self._barrier)
 
     # -- inspection ------------------------------------------------------------------------
 
@@ -520,19 +542,28 @@ class Journal:
         a migration, the source id -> destination id map."""
         return await self._call(self._results, job)
 
-    # -- the worker thread -----------------------------------------------------------------
+    # -- the backend seam ------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+    async def _call(
+        self, operation: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run one database operation of a public method (one of its own, such as
+        :meth:`_begin_run`: here, on the worker thread) and raise a failed write of queued
+        outcomes. A subclass keeping the rows elsewhere overrides this, :meth:`_opened`,
+        :meth:`_enqueue` and the operations."""
         self._check_open()
-        assert self._executor is not None
-        result = await asyncio.wrap_future(self._executor.submit(fn, *args))
+        result = await operation(*args, **kwargs)
         self._raise_write_error()
         return result
+
+    def _opened(self) -> bool:
+        """Whether :meth:`open` has connected, and :meth:`aclose` not yet disconnected."""
+        return self._executor is not None
 
     def _check_open(self) -> None:
         if self._closed:
             raise JournalError("this Journal is closed")
-        if self._executor is None:
+        if not self._opened():
             raise JournalError("open the Journal first (async with Journal(...) as journal)")
 
     def _raise_write_error(self) -> None:
@@ -545,6 +576,8 @@ class Journal:
             text = text.replace(secret, "<redacted>")
         text = _BEARER.sub(r"\1<redacted>", text)
         return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+    # -- the worker thread -----------------------------------------------------------------
 
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
@@ -627,6 +660,11 @@ class Journal:
             return
         self._outcomes_written += len(batch)
 
+    @_on_worker
+    def _barrier(self) -> None:
+        """Nothing: on the worker thread, it runs after every write queued before it."""
+
+    @_on_worker
     def _begin_run(self, job: str) -> RunStart:
         self._write_queued()
         now = self._clock()
@@ -677,6 +715,7 @@ class Journal:
 
         return self._transaction(work)
 
+    @_on_worker
     def _claim(
         self,
         job: str,
@@ -773,6 +812,7 @@ class Journal:
         self._claims += len(claims)
         return claims
 
+    @_on_worker
     def _release(self, job: str, run_id: str, claims: list[ItemClaim]) -> None:
         self._write_queued()
         now = self._clock()
@@ -805,6 +845,7 @@ class Journal:
             )
         )
 
+    @_on_worker
     def _end_run(
         self, run_id: str, stopped: str, succeeded: int, failed: int, skipped: int
     ) -> None:
@@ -818,6 +859,7 @@ class Journal:
             )
         )
 
+    @_on_worker
     def _counts(self, job: str) -> dict[str, int]:
         self._write_queued()
         rows = self._db().execute(
@@ -825,6 +867,7 @@ class Journal:
         )
         return {str(state): int(count) for state, count in rows}
 
+    @_on_worker
     def _select_entries(
         self,
         job: str,
@@ -847,6 +890,7 @@ class Journal:
             args.append(limit)
         return [_entry(row) for row in self._db().execute(sql, args)]
 
+    @_on_worker
     def _lookup(self, job: str, item_ids: list[str]) -> dict[str, JournalEntry]:
         self._write_queued()
         found: dict[str, JournalEntry] = {}
@@ -862,6 +906,7 @@ class Journal:
                 found[entry.item_id] = entry
         return found
 
+    @_on_worker
     def _results(self, job: str) -> dict[str, str]:
         self._write_queued()
         rows = self._db().execute(
@@ -871,6 +916,7 @@ class Journal:
         )
         return {str(item_id): str(result_id) for item_id, result_id in rows}
 
+    @_on_worker
     def _select_runs(self, job: str) -> list[RunRecord]:
         self._write_queued()
         rows = self._db().execute(
@@ -886,8 +932,9 @@ def _entry(row: Sequence[object]) -> JournalEntry:
     return JournalEntry(**values)
 
 
-def _nothing() -> None:
-    return None
+def _requests(items: Sequence[ClaimRequest]) -> list[tuple[str, str, str | None]]:
+    """Claim requests as ``(item_id, idempotency_key, content_hash)``."""
+    return [(entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in items]
 
 
 def _check_job(job: object) -> str:

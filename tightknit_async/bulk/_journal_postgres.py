@@ -53,27 +53,27 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..idempotency import DEFAULT_REPLAY_TTL
 from ._journal import (
+    _ENTRY_COLUMNS,
+    _RUN_COLUMNS,
     ClaimAction,
     ClaimRequest,
     ItemClaim,
     Journal,
     JournalEntry,
     JournalError,
-    JournalStatistics,
     RunRecord,
     RunStart,
-    State,
-    _check_job,
+    _entry,
+    _Outcome,
+    _requests,
 )
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     import psycopg
 
 __all__ = ["DEFAULT_LEASE", "PostgresJournal", "is_postgres_url", "redact_url"]
@@ -145,47 +145,9 @@ CREATE TABLE IF NOT EXISTS {_OWNERS} (
 );
 """
 
-_RUN_COLUMNS: Final = "run_id, job, started_at, ended_at, stopped, succeeded, failed, skipped"
-_ENTRY_COLUMNS: Final = (
-    "job",
-    "item_id",
-    "idempotency_key",
-    "state",
-    "run_id",
-    "sends",
-    "attempts",
-    "maybe_applied",
-    "last_sent_at",
-    "status",
-    "outcome",
-    "replayed",
-    "error_class",
-    "error_message",
-    "first_seen_at",
-    "updated_at",
-    "finished_at",
-    "content_hash",
-    "result_id",
-)
-
 T = TypeVar("T")
+P = ParamSpec("P")
 
-_Outcome: TypeAlias = tuple[
-    str,  # state
-    bool,  # maybe_applied
-    int | None,  # status
-    str | None,  # outcome
-    bool,  # replayed
-    int,  # attempts
-    str | None,  # error_class
-    str | None,  # error_message
-    str | None,  # result_id
-    float,  # finished_at
-    float,  # updated_at
-    str,  # job
-    str,  # item_id
-    str,  # run_id
-]
 # state, run_id, last_sent_at, maybe_applied, idempotency_key, content_hash
 _Known: TypeAlias = tuple[str, str | None, float | None, bool, str, str | None]
 
@@ -243,6 +205,11 @@ class PostgresJournal(Journal):
     ``async with``. A :class:`~tightknit_async.journal.Journal` in every respect the engine
     uses (see the module for how several workers share a job).
 
+    It has :class:`Journal`'s methods, with its own :meth:`open`, :meth:`aclose` and
+    :meth:`claim`. Here :meth:`Journal.begin_run` also takes the new run's lock and starts its
+    lease, :meth:`Journal.end_run` gives the lock up, and :meth:`Journal.record` writes an
+    outcome only while its run still owns the item (another worker may have taken it over).
+
     Args:
         url: ``postgresql://user:password@host:port/database?...`` (libpq's URL; any of its
             parameters, such as ``sslmode``).
@@ -295,7 +262,7 @@ class PostgresJournal(Journal):
         """Connect (creating the tables if needed); idempotent. Also done by ``async with``."""
         if self._closed:
             raise JournalError("this Journal is closed; create a new one")
-        if self._pg is not None:
+        if self._opened():
             return self
         psycopg = _import_driver()
         from psycopg import errors
@@ -351,35 +318,7 @@ class PostgresJournal(Journal):
             await conn.close()
         self._raise_write_error()
 
-    async def __aenter__(self) -> Self:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open" if self._pg else "not opened"
-        return f"<PostgresJournal {self.path!r} {state} transactions={self._transactions}>"
-
-    def statistics(self) -> JournalStatistics:
-        """Write transactions committed and outcome rows written so far."""
-        return JournalStatistics(
-            transactions=self._transactions,
-            outcomes_written=self._outcomes_written,
-            claims=self._claims,
-        )
-
     # -- the engine's side -----------------------------------------------------------------
-
-    async def begin_run(self, job: str) -> RunStart:
-        """Register a new run of ``job`` (its lock taken, its lease started) and report what
-        earlier runs left behind."""
-        return await self._pg_call(self._pg_begin_run, _check_job(job))
 
     async def claim(
         self,
@@ -397,11 +336,11 @@ class PostgresJournal(Journal):
         """
         if not items:
             return []
-        batch = [(entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in items]
+        batch = _requests(items)
         delay = _FIRST_POLL
         waiting = False
         while True:
-            claims = await self._pg_call(self._try_claim, job, run_id, batch, resend_uncertain)
+            claims = await self._call(self._try_claim, job, run_id, batch, resend_uncertain)
             if claims is not None:
                 self._claims += len(claims)
                 if waiting:
@@ -418,127 +357,35 @@ class PostgresJournal(Journal):
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_POLL, self.lease / 4)
 
-    def record(
-        self,
-        job: str,
-        run_id: str,
-        item_id: str,
-        *,
-        ok: bool,
-        maybe_applied: bool = False,
-        status: int | None = None,
-        outcome: str | None = None,
-        replayed: bool = False,
-        attempts: int = 1,
-        error: BaseException | None = None,
-        result_id: str | None = None,
-    ) -> None:
-        """Queue an item's outcome (``done`` if ``ok``, else ``failed``); returns at once.
+    # -- the backend seam ------------------------------------------------------------------
 
-        ``result_id``: what the answer named (a created record's id), kept for
-        :meth:`results`; ``None`` keeps the one recorded before, if any.
-
-        Written in batches, one transaction each, and only while ``run_id`` still owns the item
-        (another worker may have taken it over). A failed write is raised by the next awaited
-        call.
-        """
-        self._check_open()
-        now = self._clock()
-        error_class = error_message = None
-        if error is not None:
-            error_class = type(error).__name__
-            error_message = self._scrub(str(error))
-        self._outcomes.append(
-            (
-                "done" if ok else "failed",
-                maybe_applied and not ok,
-                status,
-                outcome,
-                replayed,
-                attempts,
-                error_class,
-                error_message,
-                result_id,
-                now,
-                now,
-                job,
-                item_id,
-                run_id,
-            )
-        )
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_in_background())
-
-    async def release(self, job: str, run_id: str, claims: Sequence[ItemClaim]) -> None:
-        """Undo ``send`` claims of items that were never sent (back to their earlier state, or
-        ``pending`` for new ones)."""
-        sends = [claim for claim in claims if claim.action == "send"]
-        if sends:
-            await self._pg_call(self._pg_release, job, run_id, sends)
-
-    async def end_run(
-        self, run_id: str, stopped: str, *, succeeded: int, failed: int, skipped: int
-    ) -> None:
-        """Write what is queued, record how the run stopped and give up its lock."""
-        await self._pg_call(self._pg_end_run, run_id, stopped, succeeded, failed, skipped)
-
-    async def flush(self) -> None:
-        """Wait until every queued outcome is committed."""
-        await self._pg_call(_nothing)
-
-    # -- inspection ------------------------------------------------------------------------
-
-    async def counts(self, job: str) -> dict[str, int]:
-        """Items of ``job`` per state (states with no item are left out)."""
-        return await self._pg_call(self._pg_counts, job)
-
-    async def entry(self, job: str, item_id: str) -> JournalEntry | None:
-        """One item's row, or ``None``."""
-        rows = await self._pg_call(self._pg_entries, job, None, item_id, 1)
-        return rows[0] if rows else None
-
-    async def entries(
-        self, job: str, *, states: Iterable[State] | None = None, limit: int | None = None
-    ) -> list[JournalEntry]:
-        """Rows of ``job`` (optionally only in ``states``), oldest first, at most ``limit``."""
-        wanted = None if states is None else tuple(states)
-        return await self._pg_call(self._pg_entries, job, wanted, None, limit)
-
-    async def runs(self, job: str) -> list[RunRecord]:
-        """The runs of ``job``, oldest first."""
-        return await self._pg_call(self._pg_runs, job)
-
-    async def lookup(self, job: str, item_ids: Iterable[str]) -> dict[str, JournalEntry]:
-        """The rows of these items of ``job`` that exist, by item id."""
-        wanted = list(item_ids)
-        if not wanted:
-            return {}
-        return await self._pg_call(self._pg_lookup, job, wanted)
-
-    async def results(self, job: str) -> dict[str, str]:
-        """``{item_id: result_id}`` of the items of ``job`` done with a result id recorded."""
-        return await self._pg_call(self._pg_results, job)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise JournalError("this Journal is closed")
-        if self._pg is None:
-            raise JournalError("open the Journal first (async with Journal(...) as journal)")
-
-    async def _pg_call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
-        """Run ``fn`` alone on the connection, after the queued outcomes are written."""
+    async def _call(
+        self, operation: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``operation`` alone on the connection, after the queued outcomes are written."""
         self._check_open()
         assert self._db_lock is not None
         async with self._db_lock:
             try:
                 await self._write_outcomes()
-                result = await fn(*args)
+                result = await operation(*args, **kwargs)
             except self._error as exc:
                 raise JournalError(f"the journal {self.path}: {exc}") from exc
         self._raise_write_error()
         return result
+
+    def _opened(self) -> bool:
+        return self._pg is not None
+
+    def _enqueue(self, row: _Outcome) -> None:
+        """Queue ``row``: written in batches, one transaction each, and only while its run still
+        owns the item (another worker may have taken it over)."""
+        self._outcomes.append(row)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_in_background())
+
+    async def _barrier(self) -> None:
+        """Nothing: :meth:`_call` has written the queued outcomes before it."""
 
     def _pg_conn(self) -> psycopg.AsyncConnection[Any]:
         if self._pg is None:
@@ -631,7 +478,8 @@ class PostgresJournal(Journal):
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def _pg_begin_run(self, job: str) -> RunStart:
+    async def _begin_run(self, job: str) -> RunStart:
+        """Take the run's lock, start its lease and register it."""
         now = self._clock()
         cutoff = now - self.replay_window
         run_id = uuid.uuid4().hex
@@ -706,9 +554,10 @@ class PostgresJournal(Journal):
             if row is not None and row[0]:
                 return key
 
-    async def _pg_end_run(
+    async def _end_run(
         self, run_id: str, stopped: str, succeeded: int, failed: int, skipped: int
     ) -> None:
+        """Record how the run stopped and give up its lock."""
         now = self._clock()
 
         async def work(cur: psycopg.AsyncCursor[Any]) -> None:
@@ -932,7 +781,7 @@ class PostgresJournal(Journal):
         )
         return {row[0] for row in await cur.fetchall()}
 
-    async def _pg_release(self, job: str, run_id: str, claims: list[ItemClaim]) -> None:
+    async def _release(self, job: str, run_id: str, claims: list[ItemClaim]) -> None:
         now = self._clock()
         # back to the earlier state, run, key and hash (a changed item must stay changed)
         columns = (
@@ -965,13 +814,13 @@ class PostgresJournal(Journal):
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _pg_counts(self, job: str) -> dict[str, int]:
+    async def _counts(self, job: str) -> dict[str, int]:
         cur = await self._pg_conn().execute(
             f"SELECT state, count(*) FROM {_ITEMS} WHERE job = %s GROUP BY state", (job,)
         )
         return {str(state): int(count) for state, count in await cur.fetchall()}
 
-    async def _pg_entries(
+    async def _select_entries(
         self,
         job: str,
         states: tuple[str, ...] | None,
@@ -993,7 +842,7 @@ class PostgresJournal(Journal):
         cur = await self._pg_conn().execute(sql, args)
         return [_entry(row) for row in await cur.fetchall()]
 
-    async def _pg_lookup(self, job: str, item_ids: list[str]) -> dict[str, JournalEntry]:
+    async def _lookup(self, job: str, item_ids: list[str]) -> dict[str, JournalEntry]:
         cur = await self._pg_conn().execute(
             f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM {_ITEMS} "
             "WHERE job = %s AND item_id = ANY(%s)",
@@ -1002,7 +851,7 @@ class PostgresJournal(Journal):
         entries = [_entry(row) for row in await cur.fetchall()]
         return {entry.item_id: entry for entry in entries}
 
-    async def _pg_results(self, job: str) -> dict[str, str]:
+    async def _results(self, job: str) -> dict[str, str]:
         cur = await self._pg_conn().execute(
             f"SELECT item_id, result_id FROM {_ITEMS} WHERE job = %s AND state = 'done' "
             "AND result_id IS NOT NULL ORDER BY first_seen_at, item_id",
@@ -1010,19 +859,11 @@ class PostgresJournal(Journal):
         )
         return {str(item_id): str(result_id) for item_id, result_id in await cur.fetchall()}
 
-    async def _pg_runs(self, job: str) -> list[RunRecord]:
+    async def _select_runs(self, job: str) -> list[RunRecord]:
         cur = await self._pg_conn().execute(
             f"SELECT {_RUN_COLUMNS} FROM {_RUNS} WHERE job = %s ORDER BY started_at, seq", (job,)
         )
         return [RunRecord(*row) for row in await cur.fetchall()]
-
-
-def _entry(row: Sequence[Any]) -> JournalEntry:
-    return JournalEntry(**dict(zip(_ENTRY_COLUMNS, row, strict=True)))
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _import_driver() -> Any:

@@ -29,7 +29,15 @@ from .._clock import Clock
 from .._exceptions import IdempotencyKeyError
 from .._response import APIResponse
 from ..transport import Multipart
-from ._store import Busy, CachedReply, Claimed, FlightClaim, IdempotencyStore, Mismatch, Replay
+from ._store import (
+    Busy,
+    CachedReply,
+    Claimed,
+    FlightClaim,
+    IdempotencyStore,
+    Mismatch,
+    Replay,
+)
 
 __all__ = ["CallLike", "IdempotencyCoordinator", "coordinator_for", "request_fingerprint"]
 
@@ -49,6 +57,8 @@ class CallLike(Protocol):
     def minted(self) -> bool: ...
     @property
     def deadline(self) -> float | None: ...
+    @property
+    def fingerprint(self) -> str | None: ...
 
 
 def request_fingerprint(method: str, target: str, content: bytes | Multipart | None) -> str:
@@ -72,20 +82,6 @@ class Runner(Protocol):
     def replay(self, call: Any, reply: CachedReply) -> APIResponse:
         """Answer the call with a cached reply (or raise its error)."""
         ...
-
-
-class _Fingerprinted:
-    """The store's claim, stamping each kept reply with the fingerprint its key is bound to."""
-
-    __slots__ = ("_claim", "_fingerprint")
-
-    def __init__(self, claim: FlightClaim, fingerprint: str) -> None:
-        self._claim, self._fingerprint = claim, fingerprint
-
-    async def finish(self, reply: CachedReply | None) -> None:
-        if reply is not None:
-            reply = CachedReply(reply.status_code, reply.headers, reply.content, self._fingerprint)
-        await self._claim.finish(reply)
 
 
 class _Flight(msgspec.Struct):
@@ -143,7 +139,9 @@ class IdempotencyCoordinator:
         while the first is still in flight there)."""
         key = call.idempotency_key
         assert key is not None
-        fingerprint = request_fingerprint(call.method, call.target, call.content)
+        fingerprint = call.fingerprint or request_fingerprint(
+            call.method, call.target, call.content
+        )
         flights = self._flights
         while True:
             flight = flights.get(key)
@@ -158,7 +156,13 @@ class IdempotencyCoordinator:
                     continue
             flight = flights[key] = _Flight(fingerprint, [])
             try:
-                result = await self._lead(call, key, fingerprint, runner)
+                # Ask the store once (see IdempotencyStore): replay, run holding the key, or
+                # wait for the process holding it.
+                begun = await self.store.begin(self.scope, key, fingerprint)
+                if isinstance(begun, Claimed):
+                    result = await runner.run(call, begun.claim)
+                else:
+                    result = await self._not_claimed(call, key, fingerprint, runner, begun)
             except asyncio.CancelledError:
                 self._land(key, flight, None, _LeaderGone())
                 raise
@@ -186,15 +190,16 @@ class IdempotencyCoordinator:
             else:
                 waiter.set_exception(error)
 
-    async def _lead(
-        self, call: CallLike, key: str, fingerprint: str, runner: Runner
+    async def _not_claimed(
+        self,
+        call: CallLike,
+        key: str,
+        fingerprint: str,
+        runner: Runner,
+        begun: Replay | Busy | Mismatch,
     ) -> APIResponse:
-        """Ask the store once (see :class:`IdempotencyStore`), then replay, or run holding the
-        key, or wait for the process holding it."""
-        store = self.store
-        begun = await store.begin(self.scope, key, fingerprint)
-        if isinstance(begun, Claimed):
-            return await runner.run(call, _Fingerprinted(begun.claim, fingerprint))
+        """The store did not hand this caller the key: replay, refuse, or wait for the process
+        holding it."""
         if isinstance(begun, Replay):
             return self._replay(call, begun.reply, fingerprint, runner)
         if isinstance(begun, Mismatch):
@@ -202,7 +207,7 @@ class IdempotencyCoordinator:
         if isinstance(begun, Busy):
             deadline = call.deadline
             remaining = None if deadline is None else deadline - runner.clock.monotonic()
-            reply = await store.wait(self.scope, key, remaining)
+            reply = await self.store.wait(self.scope, key, remaining)
             if reply is not None:
                 return self._replay(call, reply, fingerprint, runner)
             # The holder gave up, or not within our deadline: send ourselves, with the same key

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeAlias, runtime_checkable
 
+import msgspec
+
 __all__ = [
     "DEFAULT_REPLAY_TTL",
     "Begun",
@@ -48,8 +50,7 @@ def header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Head
     return tuple((str(name), str(value)) for name, value in items)
 
 
-@dataclass(frozen=True, slots=True)
-class CachedReply:
+class CachedReply(msgspec.Struct, frozen=True, gc=False):
     """A completed call's answer, as it will be replayed.
 
     ``headers`` may be given as a mapping or a multidict; they are kept as pairs
@@ -63,13 +64,15 @@ class CachedReply:
 
     def __post_init__(self) -> None:
         given: object = self.headers
-        if not isinstance(given, tuple):
-            object.__setattr__(self, "headers", header_pairs(given))  # type: ignore[arg-type]
+        if type(given) is not tuple:
+            msgspec.structs.force_setattr(self, "headers", header_pairs(given))  # type: ignore[arg-type]
 
     @property
     def size(self) -> int:
         """Approximate bytes held: body, headers, fingerprint."""
-        header_bytes = sum(len(k) + len(v) for k, v in self.headers)
+        header_bytes = 0
+        for name, value in self.headers:
+            header_bytes += len(name) + len(value)
         return len(self.content) + header_bytes + len(self.fingerprint) + 64
 
 
@@ -94,27 +97,23 @@ class FlightClaim(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Replay:
+class Replay(msgspec.Struct, frozen=True, gc=False):
     """:meth:`IdempotencyStore.begin`: the key has a cached reply; answer with it."""
 
     reply: CachedReply
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
+class Claimed(msgspec.Struct, frozen=True):
     """:meth:`IdempotencyStore.begin`: the key is this caller's now; send, then ``finish``."""
 
     claim: FlightClaim
 
 
-@dataclass(frozen=True, slots=True)
-class Busy:
+class Busy(msgspec.Struct, frozen=True, gc=False):
     """:meth:`IdempotencyStore.begin`: another process holds the key; ``wait`` for its reply."""
 
 
-@dataclass(frozen=True, slots=True)
-class Mismatch:
+class Mismatch(msgspec.Struct, frozen=True, gc=False):
     """:meth:`IdempotencyStore.begin`: the key is bound to another request (``fingerprint``)."""
 
     fingerprint: str
@@ -124,17 +123,28 @@ Begun: TypeAlias = Replay | Claimed | Busy | Mismatch
 """What :meth:`IdempotencyStore.begin` found: one of four, decided atomically."""
 
 
+class _Binding(msgspec.Struct, gc=False):
+    expires: float
+    fingerprint: str
+
+
+class _Held(msgspec.Struct, gc=False):
+    expires: float
+    reply: CachedReply
+    size: int
+
+
 class _LocalClaim:
     """The claim of the in-memory store: finishing it keeps the reply."""
 
-    __slots__ = ("_key", "_scope", "_store")
+    __slots__ = ("_slot", "_store")
 
-    def __init__(self, store: MemoryIdempotencyStore, scope: str, key: str) -> None:
-        self._store, self._scope, self._key = store, scope, key
+    def __init__(self, store: MemoryIdempotencyStore, slot: str) -> None:
+        self._store, self._slot = store, slot
 
     async def finish(self, reply: CachedReply | None) -> None:
         if reply is not None:
-            self._store.keep(self._scope, self._key, reply)
+            self._store._keep(self._slot, reply)
 
 
 @runtime_checkable
@@ -196,80 +206,88 @@ class MemoryIdempotencyStore:
         self.max_entries, self.max_bytes, self.max_bindings = max_entries, max_bytes, max_bindings
         self.ttl = float(ttl)
         self._clock = clock
-        # (scope, key) -> (expiry, reply, its size: computed once, read again on eviction)
-        self._replies: OrderedDict[tuple[str, str], tuple[float, CachedReply, int]] = OrderedDict()
-        self._bindings: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        # Keyed by scope + NUL + key. Entries are plain strings and structs the garbage collector
+        # does not track: a store of 10,000 replies adds nothing to each collection's work.
+        self._replies: OrderedDict[str, _Held] = OrderedDict()
+        self._bindings: OrderedDict[str, _Binding] = OrderedDict()
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
 
     async def begin(self, scope: str, key: str, fingerprint: str) -> Begun:
         """Bind ``key`` (or find it bound to another request), then replay or claim it. Claims
         are always granted: within one process the coordinator already lets one call run."""
-        bound = self._bind(scope, key, fingerprint)
-        if bound != fingerprint:
-            return Mismatch(bound)
-        reply = await self.get(scope, key)
+        slot = scope + "\0" + key
+        now = self._clock()
+        bindings = self._bindings
+        bound = bindings.get(slot)
+        if bound is None or bound.expires <= now:
+            bindings[slot] = _Binding(now + self.ttl, fingerprint)
+            bindings.move_to_end(slot)
+            if len(bindings) > self.max_bindings:
+                bindings.popitem(last=False)
+        elif bound.fingerprint != fingerprint:
+            return Mismatch(bound.fingerprint)
+        reply = self._lookup(slot, now)
         if reply is not None:
             return Replay(reply)
-        return Claimed(_LocalClaim(self, scope, key))
-
-    def _bind(self, scope: str, key: str, fingerprint: str) -> str:
-        now, slot = self._clock(), (scope, key)
-        held = self._bindings.get(slot)
-        if held is not None and held[0] > now:
-            return held[1]
-        self._bindings[slot] = (now + self.ttl, fingerprint)
-        self._bindings.move_to_end(slot)
-        while len(self._bindings) > self.max_bindings:
-            self._bindings.popitem(last=False)
-        return fingerprint
+        return Claimed(_LocalClaim(self, slot))
 
     async def get(self, scope: str, key: str) -> CachedReply | None:
         """The cached reply for ``key``, or ``None`` (never one older than the TTL)."""
-        slot = (scope, key)
+        return self._lookup(scope + "\0" + key, self._clock())
+
+    def _lookup(self, slot: str, now: float) -> CachedReply | None:
         held = self._replies.get(slot)
         if held is None:
             self._misses += 1
             return None
-        expires, reply, _ = held
-        if expires <= self._clock():
+        if held.expires <= now:
             self._drop(slot)
             self._misses += 1
             return None
         self._replies.move_to_end(slot)
         self._hits += 1
-        return reply
+        return held.reply
 
     async def put(self, scope: str, key: str, reply: CachedReply) -> None:
         """Keep ``reply`` for the TTL."""
-        self.keep(scope, key, reply)
+        self._keep(scope + "\0" + key, reply)
 
     def keep(self, scope: str, key: str, reply: CachedReply) -> None:
         """:meth:`put`, without a coroutine."""
-        slot = (scope, key)
-        if slot in self._replies:
+        self._keep(scope + "\0" + key, reply)
+
+    def _keep(self, slot: str, reply: CachedReply) -> None:
+        replies = self._replies
+        if slot in replies:
             self._drop(slot)
         size = reply.size
         if size > self.max_bytes:
             return
-        self._replies[slot] = (self._clock() + self.ttl, reply, size)
+        now = self._clock()
+        replies[slot] = _Held(now + self.ttl, reply, size)
         self._bytes += size
-        self._purge()
+        if len(replies) > self.max_entries or self._bytes > self.max_bytes:
+            self._purge(now)
+        else:  # expired entries go from the least recently used end (lookups skip the rest)
+            oldest = next(iter(replies.values()))
+            if oldest.expires <= now:
+                self._purge(now)
 
     async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
         """Nothing to wait for in one process (claims are always granted): the cached reply."""
-        return await self.get(scope, key)
+        return self._lookup(scope + "\0" + key, self._clock())
 
-    def _drop(self, slot: tuple[str, str]) -> None:
-        self._bytes -= self._replies.pop(slot)[2]
+    def _drop(self, slot: str) -> None:
+        self._bytes -= self._replies.pop(slot).size
 
-    def _purge(self) -> None:
-        now = self._clock()
+    def _purge(self, now: float) -> None:
         # Oldest-used first: expired entries and then whatever exceeds the bounds.
-        while self._replies:
-            slot, (expires, _, _) = next(iter(self._replies.items()))
-            over = len(self._replies) > self.max_entries or self._bytes > self.max_bytes
-            if not over and expires > now:
+        replies = self._replies
+        while replies:
+            slot, held = next(iter(replies.items()))
+            over = len(replies) > self.max_entries or self._bytes > self.max_bytes
+            if not over and held.expires > now:
                 break
             self._drop(slot)
             self._evictions += over
