@@ -485,7 +485,16 @@ class AsyncTightknit:
                 extra_body=extra_body,
                 extra_headers=extra_headers,
             )
-        url, bare_path, target = self._url_for(path, params)
+        if (
+            params is None
+            and type(path) is str
+            and path[:1] == "/"
+            and "?" not in path
+            and "://" not in path
+        ):  # _url_for's common case, inlined
+            url, bare_path, target = self.base_url + path, path, path
+        else:
+            url, bare_path, target = self._url_for(path, params)
         sent = self._base_headers  # copied only when this call adds to it
         content: bytes | Multipart | None = None
         if not isinstance(json, NotGiven):

@@ -159,7 +159,14 @@ class Runner:
         remaining = None if deadline is None else deadline - self.clock.monotonic()
         first: Response | APIConnectionError
         try:
-            first = await self._attempt(call, governor, 1, remaining)
+            if governor is None or governor.try_acquire_nowait(call.lane):  # _attempt, inlined
+                request = self._request_for(call, 1, remaining)
+                if logger.isEnabledFor(logging.DEBUG):
+                    first = await self._logged_send(call, request, 1)
+                else:
+                    first = await self.transport.send(request)
+            else:
+                first = await self._paced_attempt(call, governor, 1, remaining)
         except APIConnectionError as exc:
             first = exc
         except BaseException:  # cancelled, out of time for a slot, or unexpected: keep nothing
@@ -175,12 +182,13 @@ class Runner:
                     self.telemetry.attempted(status, 1)
                 if claim is not None:  # a 2xx is always kept for replay
                     await claim.finish(_reply(first, call))
+                headers = first.headers
                 return self.settle(
                     call,
                     status,
-                    first.headers,
+                    headers,
                     first.content,
-                    replayed=_is_replay(first),
+                    replayed=headers.get(REPLAYED_HEADER, "").lower() == "true",  # _is_replay
                     attempts=1,
                 )
         return await self._run(call, claim, first)
