@@ -160,7 +160,13 @@ class Runner:
         first: Response | APIConnectionError
         try:
             if governor is None or governor.try_acquire_nowait(call.lane):  # _attempt, inlined
-                request = self._request_for(call, 1, remaining)
+                timeout = call.timeout  # _request_for, inlined for a first attempt
+                if remaining is not None and (timeout.total is None or timeout.total > remaining):
+                    timeout = timeout.clipped(remaining)
+                self.counters.attempts += 1
+                request = Request(
+                    call.method, call.url, call.headers, call.content, timeout, call.path
+                )
                 if logger.isEnabledFor(logging.DEBUG):
                     first = await self._logged_send(call, request, 1)
                 else:

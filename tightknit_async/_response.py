@@ -41,7 +41,8 @@ class APIResponse(msgspec.Struct, kw_only=True, eq=False, dict=True):
 
     Attributes:
         status_code: the HTTP status.
-        headers: response headers, names lower-cased.
+        headers: response headers, read-only and case-insensitive (a ``CIMultiDictProxy``):
+            the server's names and repeated headers, the same for a live and a replayed answer.
         content: the raw body bytes.
         replayed: ``True`` when the server marked it ``X-Idempotent-Replayed: true`` or the
             client's replay cache answered.

@@ -12,6 +12,7 @@ Modules, one concern each::
     _gcra.py       GCRA      sans-IO slot book: GCRA spacing, a cap on arrivals, answers, 429s
     _settings.py   GovernorSettings, GovernorOptions   the policy as a frozen value
     _protocol.py   RateGovernor, GovernorStatistics    the seam the client calls
+    _lanes.py      LaneQueue the lane order both drivers serve waiters in, no I/O
     _local.py      Governor  the in-process driver: two lanes of futures and one loop timer
     _registry.py   governor_for()                      one governor per API key and event loop
     _redis.py           RedisGovernor          the slot book in Redis, for many processes

@@ -1,12 +1,12 @@
 """The in-process rate governor: the sans-IO slot book driven by the event loop's clock.
 
-Waiters are plain futures in two FIFO lanes (``interactive`` and ``bulk``). One ``loop.call_at``
-timer, aimed at the next free slot or the nearest ``max_wait`` deadline, grants them: no task per
-waiter and no polling, so thousands of waiters cost a future each. A slot is booked only when a
-waiter is released, never when it queues, so a cancelled waiter frees its place for the next one
-and a newly arrived ``interactive`` waiter can overtake queued ``bulk`` ones. An answer reported
-through ``on_reply`` can free a slot sooner than the timer was aimed: the waiters due are granted
-then and there, and the timer re-aimed.
+Waiters are plain futures in two FIFO lanes (``interactive`` and ``bulk``, ordered by
+:class:`._lanes.LaneQueue`). One ``loop.call_at`` timer, aimed at the next free slot or the nearest
+``max_wait`` deadline, grants them: no task per waiter and no polling, so thousands of waiters cost
+a future each. A slot is booked only when a waiter is released, never when it queues, so a
+cancelled waiter frees its place for the next one and a newly arrived ``interactive`` waiter can
+overtake queued ``bulk`` ones. An answer reported through ``on_reply`` can free a slot sooner than
+the timer was aimed: the waiters due are granted then and there, and the timer re-aimed.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ import itertools
 import math
 import random
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from typing import Final, TypeAlias, Unpack
 
 from .._exceptions import GovernorTimeoutError, WrongEventLoopError
 from .._types import Priority
+from ._lanes import LaneQueue
 from ._protocol import GovernorStatistics
 from ._settings import GovernorOptions, GovernorSettings
 
 __all__ = ["Governor"]
 
-_Lane: TypeAlias = OrderedDict[asyncio.Future[None], float]
-"""Waiter future -> the loop time it began waiting; O(1) removal from anywhere, FIFO order."""
+_Queue: TypeAlias = LaneQueue[asyncio.Future[None], float]
+"""Waiter future -> the loop time it began waiting, in two lanes; a done future counts as gone."""
 
 _Deadline: TypeAlias = tuple[float, int, asyncio.Future[None], Priority, float]
 """(deadline, tie-breaker, waiter, lane, max_wait): a heap entry, left in place once stale."""
@@ -74,19 +75,14 @@ class Governor:
 
     __slots__ = (
         "__weakref__",
-        "_bulk",
-        "_bulk_every",
         "_core",
         "_deadlines",
-        "_granted",
-        "_interactive",
-        "_lanes",
         "_late",
         "_late_at",
         "_loop",
+        "_queue",
         "_rate_limited",
         "_sequence",
-        "_streak",
         "_timed_out",
         "_timer",
         "_waits",
@@ -96,18 +92,13 @@ class Governor:
     def __init__(self, rate: float, **options: Unpack[GovernorOptions]) -> None:
         self.settings = GovernorSettings(rate=rate, **options)
         self._core = self.settings.new_core()
-        self._bulk_every = self.settings.bulk_every
-        self._interactive: _Lane = OrderedDict()
-        self._bulk: _Lane = OrderedDict()
-        self._lanes: dict[Priority, _Lane] = {"interactive": self._interactive, "bulk": self._bulk}
-        self._streak = 0  # interactive grants since the last bulk one, counted while bulk waits
+        self._queue: _Queue = LaneQueue(self.settings.bulk_every, gone=_cancelled_early)
         self._deadlines: list[_Deadline] = []
         self._sequence = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._late = 0.0  # the latest peak of the timer's lateness, decaying
         self._late_at = 0.0
-        self._granted: dict[Priority, int] = {"interactive": 0, "bulk": 0}
         self._timed_out = 0
         self._rate_limited = 0
         self._waits: deque[float] = deque(maxlen=_WAIT_SAMPLE)
@@ -136,13 +127,13 @@ class Governor:
         in the instant before the cancellation arrived, the slot goes to the next waiter.
         """
         loop = self._bind()
-        lane = self._lane(priority)
+        self._queue.check(priority)
         now = loop.time()
         if self._grant_now(now, priority):
             return
         if max_wait is not None:
             max_wait = max(0.0, max_wait)
-            ahead = self._ahead(priority)
+            ahead = self._queue.ahead(priority)
             wait = self._core.projected(now, ahead) - now
             if wait > max_wait:
                 self._timed_out += 1
@@ -154,7 +145,7 @@ class Governor:
                     deadline=max_wait,
                 )
         waiter: asyncio.Future[None] = loop.create_future()
-        lane[waiter] = now
+        self._queue.push(priority, waiter, now)
         if max_wait is not None:
             entry = (now + max_wait, next(self._sequence), waiter, priority, max_wait)
             heapq.heappush(self._deadlines, entry)
@@ -162,7 +153,7 @@ class Governor:
         try:
             await waiter
         except BaseException:
-            self._withdraw(loop, waiter, lane)
+            self._withdraw(loop, waiter, priority)
             raise
 
     def try_acquire_nowait(self, priority: Priority = "interactive") -> bool:
@@ -177,7 +168,7 @@ class Governor:
             ValueError: an unknown ``priority``.
         """
         loop = self._bind()
-        self._lane(priority)
+        self._queue.check(priority)
         return self._grant_now(loop.time(), priority)
 
     def on_reply(self, elapsed: float) -> None:
@@ -198,7 +189,7 @@ class Governor:
         if not (elapsed >= 0 and math.isfinite(elapsed)):
             return
         now = loop.time()
-        if self._core.answered(now, now - elapsed) and (self._interactive or self._bulk):
+        if self._core.answered(now, now - elapsed) and self._queue:
             self._grant_due(now)
             self._arm(loop, now)
 
@@ -232,10 +223,10 @@ class Governor:
         return GovernorStatistics(
             rate=self._core.rate,
             current_rate=self._core.rate_at(now),
-            granted_interactive=self._granted["interactive"],
-            granted_bulk=self._granted["bulk"],
-            waiting_interactive=len(self._interactive),
-            waiting_bulk=len(self._bulk),
+            granted_interactive=self._queue.granted["interactive"],
+            granted_bulk=self._queue.granted["bulk"],
+            waiting_interactive=self._queue.count("interactive"),
+            waiting_bulk=self._queue.count("bulk"),
             timed_out=self._timed_out,
             rate_limited=self._rate_limited,
             paused_for=max(0.0, self._core.paused_until - now),
@@ -264,17 +255,11 @@ class Governor:
             )
         return loop
 
-    def _lane(self, priority: Priority) -> _Lane:
-        lane = self._lanes.get(priority)
-        if lane is None:
-            raise ValueError(f"priority must be 'interactive' or 'bulk', got {priority!r}")
-        return lane
-
     def _grant_now(self, now: float, priority: Priority) -> bool:
         """Serve the queue first; then grant the caller if a slot is still free."""
-        if self._interactive or self._bulk:
+        if self._queue:
             self._grant_due(now)
-            if self._interactive or self._bulk:
+            if self._queue:
                 return False
         if self._core.earliest() > now + _CLOCK_RESOLUTION:
             return False
@@ -287,7 +272,7 @@ class Governor:
         core = self._core
         lag = self._lateness(now)  # a released waiter sends once the loop gets to it
         while core.earliest() <= now + _CLOCK_RESOLUTION:
-            popped = self._pop_next()
+            popped = self._queue.pop()
             if popped is None:
                 return
             waiter, since, priority = popped
@@ -295,48 +280,22 @@ class Governor:
             self._record_grant(priority, now - since)
             waiter.set_result(None)
 
-    def _pop_next(self) -> tuple[asyncio.Future[None], float, Priority] | None:
-        """Dequeue the waiter to serve next: interactive first, bulk one in ``bulk_every``."""
-        interactive, bulk = self._interactive, self._bulk
-        while interactive or bulk:
-            take_bulk = bool(bulk) and (not interactive or self._streak >= self._bulk_every - 1)
-            priority: Priority = "bulk" if take_bulk else "interactive"
-            waiter, since = self._lanes[priority].popitem(last=False)
-            if waiter.done():  # cancelled; its task has not run yet to withdraw it
-                continue
-            self._streak = self._streak + 1 if bulk and not take_bulk else 0
-            return waiter, since, priority
-        return None
-
-    def _ahead(self, priority: Priority) -> int:
-        """How many queued waiters the lane order serves before a new ``priority`` waiter.
-
-        Exact if nobody else arrives: bulk is served after ``bulk_every - 1`` interactive grants
-        in a row, counting from the current streak.
-        """
-        queued_interactive, queued_bulk = len(self._interactive), len(self._bulk)
-        run = self._bulk_every - 1
-        if priority == "interactive":
-            return queued_interactive + min(queued_bulk, (self._streak + queued_interactive) // run)
-        interleaved = max(0, run - self._streak) + queued_bulk * run
-        return queued_bulk + min(queued_interactive, interleaved)
-
     def _record_grant(self, priority: Priority, wait: float) -> None:
-        self._granted[priority] += 1
+        self._queue.count_grant(priority)
         self._waits.append(wait)
 
     def _withdraw(
-        self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], lane: _Lane
+        self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], priority: Priority
     ) -> None:
         """Clean up after a waiter that raised (cancelled, or failed by its deadline)."""
         if loop.is_closed():  # torn down with its loop: there is nobody left to serve
             return
-        if lane.pop(waiter, None) is not None:
+        if self._queue.withdraw(priority, waiter):
             waiter.cancel()  # done for good, so that its deadline entry reads as stale
         elif not waiter.cancelled() and waiter.exception() is None:
             # Granted, then cancelled before it could run: its slot is booked and due, pass it on.
             # The next waiter sends at most a loop iteration later, well within the margin.
-            popped = self._pop_next()
+            popped = self._queue.pop()
             if popped is not None:
                 heir, since, _ = popped
                 self._waits.append(loop.time() - since)
@@ -346,7 +305,7 @@ class Governor:
     def _arm(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
         """Aim the one timer at the next event: a free slot or a deadline, if anyone waits."""
         when: float | None = None
-        if self._interactive or self._bulk:
+        if self._queue:
             when = max(now, self._core.earliest())
             deadline = self._next_deadline()
             if deadline is not None:
@@ -386,7 +345,7 @@ class Governor:
         heap = self._deadlines
         while heap and heap[0][2].done():
             heapq.heappop(heap)
-        if len(heap) > _COMPACT_FLOOR + 2 * (len(self._interactive) + len(self._bulk)):
+        if len(heap) > _COMPACT_FLOOR + 2 * len(self._queue):
             heap[:] = [entry for entry in heap if not entry[2].done()]
             heapq.heapify(heap)
         return heap[0][0] if heap else None
@@ -398,7 +357,7 @@ class Governor:
             deadline, _, waiter, priority, max_wait = heapq.heappop(heap)
             if waiter.done():
                 continue
-            del self._lanes[priority][waiter]
+            self._queue.withdraw(priority, waiter)
             self._timed_out += 1
             gap = max(0.0, self._core.earliest() - now)
             waited = now - (deadline - max_wait)
@@ -406,7 +365,7 @@ class Governor:
                 GovernorTimeoutError(
                     f"rate governor: no send slot within max_wait={max_wait:.3f}s for a "
                     f"{priority} request (the next slot is {gap:.3f}s away, "
-                    f"{len(self._interactive) + len(self._bulk)} still queued, "
+                    f"{len(self._queue)} still queued, "
                     f"{self._rate_note(now)})",
                     wait=waited + gap,
                     deadline=max_wait,
@@ -417,3 +376,9 @@ class Governor:
         note = f"current rate {self._core.rate_at(now):.4g}/s"
         paused_for = self._core.paused_until - now
         return f"{note}, paused for {paused_for:.3f}s after a 429" if paused_for > 0 else note
+
+
+def _cancelled_early(waiter: asyncio.Future[None]) -> bool:
+    """A queued waiter whose future is done was cancelled; its task has not run yet to withdraw
+    it."""
+    return waiter.done()

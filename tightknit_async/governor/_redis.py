@@ -245,7 +245,7 @@ class RedisGovernor:
         """
         loop = self._bind()
         lanes = self._lanes
-        lanes.lane(priority)
+        lanes.queue.check(priority)
         self._check_open()
         now = loop.time()
         if max_wait is not None:
@@ -277,7 +277,7 @@ class RedisGovernor:
             ValueError: an unknown ``priority``.
         """
         loop = self._bind()
-        self._lanes.lane(priority)
+        self._lanes.queue.check(priority)
         return self._grant_now(loop.time(), priority)
 
     def on_reply(self, elapsed: float) -> None:
@@ -321,10 +321,10 @@ class RedisGovernor:
         return GovernorStatistics(
             rate=self.settings.rate,
             current_rate=self._schedule.rate_in_force,
-            granted_interactive=lanes.granted["interactive"],
-            granted_bulk=lanes.granted["bulk"],
-            waiting_interactive=len(lanes.interactive),
-            waiting_bulk=len(lanes.bulk),
+            granted_interactive=lanes.queue.granted["interactive"],
+            granted_bulk=lanes.queue.granted["bulk"],
+            waiting_interactive=lanes.queue.count("interactive"),
+            waiting_bulk=lanes.queue.count("bulk"),
             timed_out=lanes.timed_out,
             rate_limited=self._rate_limited,
             paused_for=max(0.0, lanes.pause_local - now),

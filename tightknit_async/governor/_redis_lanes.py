@@ -1,8 +1,9 @@
 """The Redis governor's local side: the waiters of one process and the slots it holds for them.
 
 Waiters queue in two FIFO lanes, ``interactive`` served first and ``bulk`` one grant in
-``bulk_every`` while both wait. The slots the process booked in Redis are held here, on the
-event loop's clock and in time order, and handed to the waiters in lane order as they come due:
+``bulk_every`` while both wait (:class:`._lanes.LaneQueue`). The slots the process booked in
+Redis are held here, on the event loop's clock and in time order, and handed to the waiters in
+lane order as they come due:
 
 * a waiter cancelled (or timed out) before its slot leaves the slot to the next waiter; the
   latest slots no waiter needs any more are :meth:`Lanes.surplus`, for the governor to hand
@@ -26,13 +27,14 @@ import heapq
 import itertools
 import math
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, NamedTuple, TypeAlias
 
 from .._exceptions import GovernorTimeoutError
 from .._types import Priority
+from ._lanes import LaneQueue
 
 __all__ = ["CLOCK_RESOLUTION", "Lanes", "Slot", "Waiter"]
 
@@ -68,7 +70,7 @@ class Slot(NamedTuple):
     """The slot as the log holds it (later for a cold start), to hand it back."""
 
 
-_Lane: TypeAlias = OrderedDict[asyncio.Future[None], Waiter]
+_Queue: TypeAlias = LaneQueue[asyncio.Future[None], Waiter]
 _Deadline: TypeAlias = tuple[float, int, Waiter]
 
 
@@ -82,12 +84,9 @@ class Lanes:
     """
 
     def __init__(self, *, bulk_every: int, tolerance: float, recent: int) -> None:
-        self.interactive: _Lane = OrderedDict()
-        self.bulk: _Lane = OrderedDict()
-        self._lanes: dict[Priority, _Lane] = {"interactive": self.interactive, "bulk": self.bulk}
-        self._bulk_every = bulk_every
+        # a done future was cancelled (or timed out) and not withdrawn yet
+        self.queue: _Queue = LaneQueue(bulk_every, gone=lambda future: future.done())
         self._tolerance = tolerance
-        self._streak = 0  # interactive grants since the last bulk one, counted while bulk waits
         self.held: list[Slot] = []
         self._deadlines: list[_Deadline] = []
         self._sequence = itertools.count()
@@ -95,35 +94,23 @@ class Lanes:
         self.pause_redis = -math.inf  # the pause known from Redis, on Redis's clock (µs)
         self.recent: deque[float] = deque(maxlen=recent)  # loop times of the latest grants
 
-        self.granted: dict[Priority, int] = {"interactive": 0, "bulk": 0}
         self.timed_out = self.stale = self.unused = self.dropped = self.fallback_grants = 0
         self.waits: deque[float] = deque(maxlen=_WAIT_SAMPLE)
         self.lateness: deque[float] = deque(maxlen=_WAIT_SAMPLE)
 
     # -- waiters -------------------------------------------------------------------------------
 
-    def lane(self, priority: Priority) -> _Lane:
-        """The lane of ``priority``.
-
-        Raises:
-            ValueError: an unknown ``priority``.
-        """
-        lane = self._lanes.get(priority)
-        if lane is None:
-            raise ValueError(f"priority must be 'interactive' or 'bulk', got {priority!r}")
-        return lane
-
     @property
     def waiting(self) -> int:
         """Waiters queued in both lanes."""
-        return len(self.interactive) + len(self.bulk)
+        return len(self.queue)
 
     def enqueue(
         self, future: asyncio.Future[None], priority: Priority, since: float, max_wait: float | None
     ) -> Waiter:
         """Queue a waiter at the end of its lane (its deadline too, if it has one)."""
         waiter = Waiter(future, priority, since, max_wait)
-        self.lane(priority)[future] = waiter
+        self.queue.push(priority, future, waiter)
         if max_wait is not None:
             heapq.heappush(self._deadlines, (since + max_wait, next(self._sequence), waiter))
         return waiter
@@ -131,24 +118,24 @@ class Lanes:
     def uncovered(self) -> tuple[list[Waiter], list[Waiter]]:
         """The waiters, per lane, that the held slots do not cover (in lane order: interactive
         waiters are covered first); the latest arrivals of each lane."""
-        held = len(self.held)
-        interactive = len(self.interactive) - held
-        bulk = len(self.bulk) - max(0, held - len(self.interactive))
+        queue, held = self.queue, len(self.held)
+        interactive = queue.count("interactive") - held
+        bulk = queue.count("bulk") - max(0, held - queue.count("interactive"))
         return (
-            list(self.interactive.values())[-interactive:] if interactive > 0 else [],
-            list(self.bulk.values())[-bulk:] if bulk > 0 else [],
+            list(queue.values("interactive"))[-interactive:] if interactive > 0 else [],
+            list(queue.values("bulk"))[-bulk:] if bulk > 0 else [],
         )
 
     def fail(self, waiter: Waiter, error: BaseException, *, timed_out: bool = False) -> None:
         """Take ``waiter`` out of its lane and raise ``error`` in it."""
-        self._lanes[waiter.priority].pop(waiter.future, None)
+        self.queue.withdraw(waiter.priority, waiter.future)
         if not waiter.future.done():
             self.timed_out += timed_out
             waiter.future.set_exception(error)
 
     def withdraw(self, waiter: Waiter, now: float) -> None:
         """Clean up after a waiter that raised (cancelled, timed out, or failed)."""
-        if self._lanes[waiter.priority].pop(waiter.future, None) is not None:
+        if self.queue.withdraw(waiter.priority, waiter.future):
             waiter.future.cancel()
         elif (
             not waiter.future.cancelled()
@@ -178,8 +165,8 @@ class Lanes:
 
     def close(self, error: Callable[[], BaseException]) -> None:
         """Fail every waiter with ``error()`` and forget the held slots."""
-        for lane in (self.interactive, self.bulk):
-            for waiter in list(lane.values()):
+        for priority in ("interactive", "bulk"):
+            for waiter in list(self.queue.values(priority)):
                 self.fail(waiter, error())
         self.held.clear()
         self._deadlines.clear()
@@ -244,9 +231,10 @@ class Lanes:
 
     def grant_next(self, now: float, *, fallback: bool = False) -> bool:
         """Grant the waiter next in lane order a slot due now; False if nobody waits."""
-        waiter = self._pop_next()
-        if waiter is None:
+        popped = self.queue.pop()
+        if popped is None:
             return False
+        _, waiter, _ = popped
         self.record_grant(waiter.priority, now - waiter.since, now, fallback=fallback)
         waiter.future.set_result(None)
         return True
@@ -255,23 +243,10 @@ class Lanes:
         self, priority: Priority, wait: float, now: float, *, fallback: bool = False
     ) -> None:
         """Count a grant made at loop time ``now`` after ``wait`` seconds."""
-        self.granted[priority] += 1
+        self.queue.count_grant(priority)
         self.waits.append(wait)
         self.recent.append(now)
         self.fallback_grants += fallback
-
-    def _pop_next(self) -> Waiter | None:
-        """The waiter to serve next: interactive first, bulk one in ``bulk_every``."""
-        interactive, bulk = self.interactive, self.bulk
-        while interactive or bulk:
-            take_bulk = bool(bulk) and (not interactive or self._streak >= self._bulk_every - 1)
-            lane = bulk if take_bulk else interactive
-            _, waiter = lane.popitem(last=False)
-            if waiter.future.done():
-                continue
-            self._streak = self._streak + 1 if bulk and not take_bulk else 0
-            return waiter
-        return None
 
     # -- the timer -------------------------------------------------------------------------------
 

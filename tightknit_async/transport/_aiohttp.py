@@ -1,7 +1,7 @@
 """The aiohttp transport: a pooled ``TCPConnector``; the one place aiohttp errors are translated.
 
-aiohttp's own resend, and why it is turned off through a private attribute
---------------------------------------------------------------------------
+aiohttp's own resend, and how it is turned off
+----------------------------------------------
 
 ``ClientSession`` resends a GET, HEAD, OPTIONS, TRACE, PUT or DELETE once, at once and on its own,
 when the connection fails under it (``ServerDisconnectedError`` or ``ClientOSError``: typically a
@@ -10,24 +10,14 @@ token is taken for it) and the retry policy (its backoff, its attempt count, the
 ``X-Tightknit-Attempt`` header, its rule that a mutation without an idempotency key is not sent
 again once it may have reached the server). Every attempt must be the retry loop's to make.
 
-aiohttp has no public switch for it (none up to 3.14 at least): no ``ClientSession``,
-``TCPConnector`` or request argument. ``force_close=True`` gives up connection reuse and still
-lets a request whose fresh connection drops be resent (the resend does not ask whether the
-connection was reused). A client middleware (3.12+) could hide the failure from the resend by
-re-raising it as another class, but that leans on which classes the loop matches (no more public
-than the attribute), changes the errors every caller sees, and needs a newer aiohttp than this
-package does. The switch is ``ClientSession._retry_connection``, which aiohttp's own test client
-sets to ``False`` for the same reason. So it is set here, and checked rather than trusted:
-
-- at construction, :class:`AiohttpTransport` checks that ``ClientSession._request`` still reads
-  an attribute of that name; if not (aiohttp renamed or reworked it), it warns with a
-  ``RuntimeWarning`` that the hidden resend may be back, instead of silently not protecting. A
-  warning, not an error: what may come back is one immediate resend of a method HTTP defines as
-  idempotent, which does not justify refusing to work; and this package's tests, which turn
-  warnings into errors, fail on such an aiohttp at once;
-- ``tests/test_transport.py`` pins the behaviour against a raw asyncio server: a plain aiohttp
-  session resends a dropped PUT (so the switch is still needed), and through this transport
-  and the client, exactly one request reaches the server per attempt.
+aiohttp has no switch for it among its public arguments. Its public client middlewares (3.12+)
+run inside that resend loop, around each try: :func:`_no_resend`, the session's one middleware,
+raises such a failure again as :class:`_Dropped`, a ``ClientConnectionError`` that the loop
+passes up instead of resending. :func:`map_aiohttp_error` unwraps it, so callers see the same
+errors, with the same causes, as without it. ``tests/test_transport.py`` pins both sides
+against a raw asyncio server: a plain aiohttp session resends a dropped PUT (so the middleware is
+still needed), and through this transport and the client exactly one request reaches the server
+per attempt, for every method aiohttp would resend.
 """
 
 from __future__ import annotations
@@ -35,7 +25,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-import warnings
 from typing import BinaryIO, Final
 
 import aiohttp
@@ -50,9 +39,6 @@ from .._exceptions import (
 from ._base import Multipart, Request, Response
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "AiohttpTransport", "map_aiohttp_error"]
-
-_RESEND_SWITCH: Final = "_retry_connection"
-"""The private ``ClientSession`` attribute that turns aiohttp's own resend on and off."""
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 """The largest response body read (32 MiB): API replies are small JSON documents, and a runaway
@@ -81,11 +67,33 @@ _ERROR_MAP: Final[tuple[tuple[type[BaseException], type[APIConnectionError], boo
 )
 
 
+class _Dropped(aiohttp.ClientConnectionError):
+    """A failed connection raised again under a class aiohttp's own resend does not catch."""
+
+    def __init__(self, original: aiohttp.ClientError) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+async def _no_resend(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """The session's middleware: a try whose connection fails is not tried again by aiohttp."""
+    try:
+        return await handler(request)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        if isinstance(exc, aiohttp.ClientConnectorError):  # never resent: nothing to hide
+            raise
+        raise _Dropped(exc) from exc
+
+
 def map_aiohttp_error(exc: BaseException, request: Request) -> APIConnectionError:
     """Translate an aiohttp (or timeout) exception into the library's error for ``request``.
 
     The message names the method, the path and the cause's class, never headers or the key.
     """
+    if isinstance(exc, _Dropped):
+        exc = exc.original
     for source, target, not_sent, what in _ERROR_MAP:
         if isinstance(exc, source):
             detail = _safe_detail(exc)
@@ -106,14 +114,6 @@ def _safe_detail(exc: BaseException) -> str:
     except Exception:
         return ""
     return f": {text[:200]}" if text else ""
-
-
-def _resend_switch_available() -> bool:
-    """Whether this aiohttp's ``ClientSession`` still reads the private switch of its own resend
-    (see the module docstring): the name must be among those its request method looks up."""
-    request = getattr(aiohttp.ClientSession, "_request", None)
-    code = getattr(request, "__code__", None)
-    return code is not None and _RESEND_SWITCH in code.co_names
 
 
 @functools.lru_cache(maxsize=128)
@@ -151,17 +151,6 @@ class AiohttpTransport:
         self._closed = False
         self._last_timeout: Timeout | None = None
         self._last_client_timeout: aiohttp.ClientTimeout | None = None
-        self._resend_switch = _resend_switch_available()
-        if not self._resend_switch:
-            warnings.warn(
-                f"aiohttp {aiohttp.__version__} no longer has the ClientSession switch "
-                f"{_RESEND_SWITCH!r} this transport uses to turn off aiohttp's own resend of "
-                "GET/PUT/DELETE requests whose connection drops: such a request may be sent "
-                "again outside the rate governor and the retry policy. Use an aiohttp version "
-                "this package supports, or report it",
-                RuntimeWarning,
-                stacklevel=2,
-            )
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -179,11 +168,10 @@ class AiohttpTransport:
                 connector=connector,
                 trust_env=self._trust_env,
                 auto_decompress=True,
+                # aiohttp resends GET/PUT/DELETE once on its own when their connection drops,
+                # outside the governor and the retry policy: off (see the module docstring).
+                middlewares=(_no_resend,),
             )
-            # aiohttp resends GET/PUT/DELETE once on its own when their connection drops,
-            # outside the governor and the retry policy: off (see the module docstring).
-            if self._resend_switch:
-                setattr(self._session, _RESEND_SWITCH, False)
         return self._session
 
     async def send(self, request: Request) -> Response:
@@ -209,15 +197,17 @@ class AiohttpTransport:
                 timeout=self._last_client_timeout,
                 allow_redirects=False,
             ) as resp:
-                declared = resp.content_length
+                headers = resp.headers  # immutable and case-insensitive: no copy needed
+                length = headers.get("Content-Length")  # resp.content_length, without a frame
+                declared = None if length is None else int(length)
                 if declared is not None and declared <= self._max_response_bytes:
                     data = await resp.read()  # the common case: one read, no coroutine of ours
                 else:
                     data = await _read_capped(resp, declared, self._max_response_bytes, request)
-                headers = resp.headers  # immutable and case-insensitive: no copy needed
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise map_aiohttp_error(exc, request) from exc
+            cause = exc.original if isinstance(exc, _Dropped) else exc
+            raise map_aiohttp_error(cause, request) from cause
         finally:
             if opened is not None:
                 opened.close()
