@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo test check docs bench soak mutation format clean install
 
@@ -40,13 +41,19 @@ $(DOCS_STAMP): pyproject.toml $(STAMP)
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
 # Every table in docs/benchmarks.md, each measured against its baselines in one run:
 # benchmarks/run_all.py runs each script in turn, prints its tables and writes them (with the
 # machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores;
 # `make bench BENCH_ARGS=--quick` for a smoke run (about 3.5 minutes).
+# The charts of docs/benchmarks.md (docs/img/*.svg) are redrawn too, from that run (quick or not;
+# `BENCH_ARGS="--plots ''"` for none): the `bench` extra (matplotlib) is installed for them.
 # instructions.py counts instructions under valgrind, installed here when missing (as root).
 BENCH_ARGS ?=
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; } || \
 		echo "valgrind is not installed: benchmarks/instructions.py will be skipped"

@@ -26,6 +26,10 @@ number of rows (``docs/bulk.md`` records a 1,000,000-row run).
 
     .venv/bin/python benchmarks/bulk_memory.py [--items 100000] [--rounds 1] [--cli-rows 100000]
     .venv/bin/python benchmarks/bulk_memory.py --cli-only --cli-rows 1000000
+
+``--plots DIR`` (default docs/img; '' for none) draws the figure of docs/benchmarks.md into
+``DIR/bulk-rss.svg``: each variant's RSS sampled every 1% of the items, and the import's RSS
+over time (needs matplotlib; without it, a notice and no figure; none with ``--cli-only``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import _plots
 
 VARIANTS = ("run_bulk", "run_bulk, bounded store", "run_bulk+journal", "gather")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -82,8 +88,10 @@ async def child(variant: str, count: int) -> dict[str, object]:
     )
     transport = MockTransport(lambda request: reply)
     transport.requests = _Discard()  # keep no request log: we measure the client, not the mock
-    samples: list[tuple[int, float]] = [(0, rss_mb())]
+    samples: list[tuple[int, float]] = [(0, rss_mb())]  # every 10%: the table
+    series: list[tuple[int, float]] = [(0, samples[0][1])]  # every 1%: the figure
     step = max(count // 10, 1)
+    fine = max(count // 100, 1)
     done = 0
 
     def tick() -> None:
@@ -91,6 +99,8 @@ async def child(variant: str, count: int) -> dict[str, object]:
         done += 1
         if done % step == 0:
             samples.append((done, rss_mb()))
+        if done % fine == 0:
+            series.append((done, rss_mb()))
 
     started = time.perf_counter()
     store = None
@@ -135,7 +145,7 @@ async def child(variant: str, count: int) -> dict[str, object]:
                         )
             assert summary.succeeded == count, summary
     elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "peak_mb": peak_mb(), "samples": samples}
+    return {"elapsed": elapsed, "peak_mb": peak_mb(), "samples": samples, "series": series}
 
 
 class _Discard(list):  # type: ignore[type-arg]
@@ -263,10 +273,12 @@ def main() -> None:
     )
     parser.add_argument("--cli-only", action="store_true", help="only the import members run")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    _plots.add_argument(parser)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(child(args.child, args.items))))
         return
+    plots = _plots.figure_dir(None if args.cli_only else args.plots)
     if args.cli_only:
         print(f"# {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}")
         report_cli(run_cli_import(args.cli_rows))
@@ -304,15 +316,59 @@ def main() -> None:
         )
     print()
     for variant in VARIANTS[:2]:
-        curve = results[variant][-1]["samples"]
-        assert isinstance(curve, list)
-        grew = curve[-1][1] - curve[1][1]
+        tenths = results[variant][-1]["samples"]
+        assert isinstance(tenths, list)
+        grew = tenths[-1][1] - tenths[1][1]
         print(
             f"{variant}: peak {median(variant, 'peak_mb'):.0f} MB (target < 150 MB); RSS grew "
             f"{grew:+.1f} MB from 10% to 100% of the items"
         )
+    cli = None
     if args.cli_rows > 0 and sys.platform.startswith("linux"):
-        report_cli(run_cli_import(args.cli_rows))
+        cli = run_cli_import(args.cli_rows)
+        report_cli(cli)
+    if plots is not None:
+        draw_figure(plots, args.items, results, cli)
+
+
+def draw_figure(
+    plots: Path,
+    items: int,
+    results: dict[str, list[dict[str, object]]],
+    cli: dict[str, object] | None,
+) -> None:
+    """RSS against items processed, the last run of each variant (and the import's RSS against
+    time, if it ran)."""
+    variants = {}
+    for variant in VARIANTS:
+        series = results[variant][-1]["series"]
+        assert isinstance(series, list)
+        variants[variant] = [(float(done), float(mb)) for done, mb in series]
+    cli_samples = None
+    cli_rows = 0
+    if cli is not None:
+        samples = cli["samples"]
+        assert isinstance(samples, list)
+        cli_samples = [(float(t), float(mb)) for t, mb in samples]
+        cli_rows = int(cli["rows"])  # type: ignore[call-overload]
+    path = _plots.bulk_rss(
+        plots / _plots.BULK_FIGURE,
+        variants,
+        items=items,
+        target_mb=150,
+        cli=cli_samples,
+        cli_rows=cli_rows,
+        cli_target_mb=100,
+        note=(
+            f"benchmarks/bulk_memory.py --items {items}"
+            + (f" --cli-rows {cli_rows}" if cli is not None else "")
+            + ": left, MockTransport, pacing off, each variant in a fresh process, RSS every 1% "
+            "of the items"
+            + ("; right, vs serve-fake in another process, RSS every 0.5 s" if cli else "")
+        ),
+    )
+    print()
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,11 @@ and does not share the client's loop either); ``--server inline`` runs it on the
 loop instead. Both stamp arrivals with ``time.monotonic``, the clock the limiters pace on, so
 client and server times compare directly.
 
-    .venv/bin/python benchmarks/governor.py [--quick] [--server process|inline]
+    .venv/bin/python benchmarks/governor.py [--quick] [--server process|inline] [--plots DIR]
+
+``--plots DIR`` (default docs/img; '' for none) draws the figure of docs/benchmarks.md into
+``DIR/governor-per-100ms.svg``: requests per 100 ms at the server over the steady stream (b), one
+trial per contender but "no limiter" (needs matplotlib; without it, a notice and no figure).
 
 Targets (docs/architecture.md, "Speed targets"):
 ours >= 99% of the cap, 0 x 429, never more than 50 sent in
@@ -37,21 +41,27 @@ import asyncio
 import dataclasses
 import gc
 import math
-import multiprocessing
-import os
-import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from typing import Protocol, cast
+from pathlib import Path
 
-import aiohttp
-import aiolimiter
+import _plots
+from _common import (
+    Arrivals,
+    ProcessServer,
+    Server,
+    Verdicts,
+    arrivals_of,
+    machine_line,
+    new_key,
+    report_verdicts,
+    settled_arrivals,
+)
 from aiolimiter import AsyncLimiter
 
-from tightknit_async import AsyncTightknit, Priority, RateLimitError, TightknitError, __version__
+from tightknit_async import AsyncTightknit, Priority, RateLimitError, TightknitError
 from tightknit_async.governor import (
     GovernorSettings,
     GovernorStatistics,
@@ -67,6 +77,7 @@ PATH = "/admin/v0/api_key/me"
 OURS = "tightknit_async governor"
 CONTENDERS = (OURS, "AsyncLimiter(50, 1)", "AsyncLimiter(1, 1/50)", "no limiter")
 LANE_CONTENDERS = (OURS, "AsyncLimiter(1, 1/50)")  # no lanes elsewhere: one FIFO baseline
+FIGURE_CONTENDERS = CONTENDERS[:3]  # per 100 ms over the steady stream (b): no "no limiter"
 
 
 @dataclass(frozen=True)
@@ -116,28 +127,7 @@ class GcPauses:
         return 1e3 * length, generation
 
 
-# -- the server: a subprocess (default) or on this loop -------------------------------------------
-
-
-class Server(Protocol):
-    url: str
-
-    def add_key(self) -> tuple[str, str]:
-        """A fresh key: (secret, key id as the arrivals record it)."""
-        ...
-
-    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
-        """(server monotonic time, status) of every request of the key answered so far."""
-        ...
-
-
-def _arrivals_of(fake: FakeTightknit, key_id: str) -> list[tuple[float, int | None]]:
-    return sorted((a.time, a.status) for a in fake.arrivals if a.key_id == key_id)
-
-
-def _new_key(fake: FakeTightknit) -> tuple[str, str]:
-    secret = fake.add_key()
-    return secret, fake.key_info(secret).id
+# -- the server: _common.ProcessServer (default) or on this loop ----------------------------------
 
 
 class InlineServer:
@@ -145,54 +135,10 @@ class InlineServer:
         self.fake, self.url = fake, fake.url
 
     def add_key(self) -> tuple[str, str]:
-        return _new_key(self.fake)
+        return new_key(self.fake)
 
-    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
-        return _arrivals_of(self.fake, key_id)
-
-
-def _serve(conn: Connection) -> None:
-    asyncio.run(_serve_commands(conn))
-
-
-async def _serve_commands(conn: Connection) -> None:
-    loop = asyncio.get_running_loop()
-    async with FakeTightknit(rate_limit=CAP) as fake:
-        conn.send(fake.url)
-        while True:
-            command, argument = await loop.run_in_executor(None, conn.recv)
-            if command == "add_key":
-                conn.send(_new_key(fake))
-            elif command == "arrivals":
-                conn.send(_arrivals_of(fake, argument))
-            else:
-                return
-
-
-class ProcessServer:
-    """FakeTightknit in a subprocess, driven over a pipe between trials (never during one)."""
-
-    def __init__(self) -> None:
-        self._conn, child = multiprocessing.get_context("spawn").Pipe()
-        self._process = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(child,), daemon=True
-        )
-        self._process.start()
-        self.url = cast(str, self._conn.recv())
-
-    def add_key(self) -> tuple[str, str]:
-        self._conn.send(("add_key", None))
-        return cast(tuple[str, str], self._conn.recv())
-
-    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
-        self._conn.send(("arrivals", key_id))
-        return cast(list[tuple[float, int | None]], self._conn.recv())
-
-    def close(self) -> None:
-        self._conn.send(("stop", None))
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.terminate()
+    def arrivals(self, key_id: str) -> Arrivals:
+        return arrivals_of(self.fake, key_id)
 
 
 # -- one contender on one fresh key ---------------------------------------------------------------
@@ -236,7 +182,7 @@ class Trial:
     ok: int = 0
     rate_limited: int = 0
     errors: int = 0
-    arrivals: list[tuple[float, int | None]] = field(default_factory=list)
+    arrivals: Arrivals = field(default_factory=list)
     phase_start: float = 0.0  # client and server times from here on are "the scenario"
     phase_end: float = math.inf
 
@@ -339,8 +285,6 @@ async def lanes(driver: Driver, plan: Plan) -> None:
 
 
 Scenario = Callable[[Driver, Plan], Awaitable[None]]
-Verdicts = list[tuple[bool | None, str]]
-"""(passed, what): None for a number reported without a target."""
 
 
 async def run_trial(server: Server, contender: str, scenario: Scenario, plan: Plan) -> Trial:
@@ -348,8 +292,7 @@ async def run_trial(server: Server, contender: str, scenario: Scenario, plan: Pl
     driver = Driver(contender, server, trial)
     async with driver.tk:
         await scenario(driver, plan)
-    await asyncio.sleep(0.2)  # let the server record the last answers (cancelled ones)
-    trial.arrivals = server.arrivals(driver.key_id)
+    trial.arrivals = await settled_arrivals(server, driver.key_id, 0.2)
     return trial
 
 
@@ -484,9 +427,15 @@ SCENARIOS: tuple[tuple[str, str, Scenario], ...] = (
 
 
 async def paced_scenarios(
-    server: Server, plan: Plan, pauses: GcPauses, verdicts: Verdicts
+    server: Server,
+    plan: Plan,
+    pauses: GcPauses,
+    verdicts: Verdicts,
+    figure: dict[str, Arrivals],
 ) -> list[str]:
-    """(a), (b), (c): a table each; returns the diagnostics rows of the paced trials."""
+    """(a), (b), (c): a table each; returns the diagnostics rows of the paced trials. Fills
+    ``figure`` with the (b) arrivals of the contenders in ``FIGURE_CONTENDERS``, in seconds since
+    the stream started."""
     describe = {
         "a": f"a cold burst of {plan.burst} GETs fired at once",
         "b": f"a steady stream for {plan.stream_seconds:g} s from {plan.stream_workers} workers "
@@ -500,6 +449,8 @@ async def paced_scenarios(
         for contender in CONTENDERS:
             trial = await run_trial(server, contender, scenario, plan)
             rows.append(measure(trial, paced=contender != "no limiter"))
+            if letter == "b" and contender in FIGURE_CONTENDERS:
+                figure[contender] = [(t - trial.phase_start, s) for t, s in trial.arrivals]
             lag = Lag.of(trial, pauses)
             if contender in (OURS, "AsyncLimiter(1, 1/50)") and lag is not None:
                 diagnostics.append(f"| ({letter}) {contender} | {lag.cells()} |")
@@ -600,7 +551,22 @@ async def cold_starts(server: Server, plan: Plan, pauses: GcPauses, verdicts: Ve
     sys.stdout.flush()
 
 
-async def run(plan: Plan, server_mode: str) -> bool:
+def draw_figure(plots: Path, plan: Plan, quick: bool, figure: dict[str, Arrivals]) -> None:
+    path = _plots.governor_per_100ms(
+        plots / _plots.GOVERNOR_FIGURE,
+        figure,
+        cap=CAP,
+        note=(
+            f"benchmarks/governor.py{' --quick' if quick else ''}, scenario (b): "
+            f"{plan.stream_workers} workers looping GETs for {plan.stream_seconds:g} s against "
+            f"FakeTightknit(rate_limit={CAP}), max_retries=0; one trial per contender"
+        ),
+    )
+    print(f"figure: {path}")
+    print()
+
+
+async def run(plan: Plan, server_mode: str, plots: Path | None, quick: bool) -> bool:
     fake: FakeTightknit | None = None
     process: ProcessServer | None = None
     server: Server
@@ -609,13 +575,14 @@ async def run(plan: Plan, server_mode: str) -> bool:
         await fake.start()
         server = InlineServer(fake)
     else:
-        process = ProcessServer()
+        process = ProcessServer(CAP)
         server = process
     verdicts: Verdicts = []
+    figure: dict[str, Arrivals] = {}
     started = time.monotonic()
     try:
         with GcPauses() as pauses:
-            diagnostics = await paced_scenarios(server, plan, pauses, verdicts)
+            diagnostics = await paced_scenarios(server, plan, pauses, verdicts, figure)
             await interactive_lane(server, plan, verdicts)
             await cold_starts(server, plan, pauses, verdicts)
         print("### diagnostics: client grant -> server arrival, paced trials of (a) to (c)")
@@ -630,11 +597,11 @@ async def run(plan: Plan, server_mode: str) -> bool:
             await fake.close()
         if process is not None:
             process.close()
+    if plots is not None:
+        draw_figure(plots, plan, quick, figure)
     print(f"total benchmark time: {time.monotonic() - started:.0f} s")
     print()
-    for passed, line in verdicts:
-        print(f"{'INFO' if passed is None else 'PASS' if passed else 'FAIL'} {line}")
-    return all(passed is not False for passed, _ in verdicts)
+    return report_verdicts(verdicts)
 
 
 DEFINITIONS = """\
@@ -679,7 +646,9 @@ def main() -> None:
         default="process",
         help="FakeTightknit in a subprocess (default) or on the benchmark's own event loop",
     )
+    _plots.add_argument(parser)
     args = parser.parse_args()
+    plots = _plots.figure_dir(args.plots)
     plan = QUICK if args.quick else FULL
     where = (
         "in a subprocess (its own event loop)"
@@ -688,11 +657,7 @@ def main() -> None:
     )
     print(f"## Rate governor at the {CAP} req/s cap{' (--quick)' if args.quick else ''}")
     print()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
-        f"aiolimiter {aiolimiter.__version__}, tightknit_async {__version__}"
-    )
+    print(machine_line())
     print(
         f"server: FakeTightknit(rate_limit={CAP}) on 127.0.0.1 {where}; GET {PATH}; every "
         "contender and scenario on a fresh key and a fresh client; one run, one trial per cell"
@@ -701,7 +666,7 @@ def main() -> None:
     print()
     print(DEFINITIONS)
     sys.stdout.flush()
-    ok = asyncio.run(run(plan, args.server))
+    ok = asyncio.run(run(plan, args.server, plots, args.quick))
     sys.exit(0 if ok else 1)
 
 

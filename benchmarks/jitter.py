@@ -15,7 +15,11 @@ Both send bare aiohttp GETs on one pooled session per trial, with no retries: a 
 not retried away. The server runs in a subprocess (its own event loop and core), and stamps
 arrivals on ``time.monotonic``, the clock the limiters pace on.
 
-    .venv/bin/python benchmarks/jitter.py [--quick] [--seconds S]
+    .venv/bin/python benchmarks/jitter.py [--quick] [--seconds S] [--plots DIR]
+
+``--plots DIR`` (default docs/img; '' for none) draws the figure of docs/benchmarks.md into
+``DIR/jitter-rate.svg``: achieved rate and 429s per jitter, per contender (needs matplotlib;
+without it, a notice and no figure).
 
 Targets (docs/architecture.md, "Speed targets"): ours >= 95% of the cap with 0 x 429 at every
 jitter up to 50 ms, and >= 99% at 0 ms (judged on the full run's 20 s trials; a --quick run
@@ -26,22 +30,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import cast
+from pathlib import Path
 
+import _plots
 import aiohttp
-import aiolimiter
+from _common import (
+    Arrivals,
+    ProcessServer,
+    Verdicts,
+    machine_line,
+    report_verdicts,
+    settled_arrivals,
+)
 from aiolimiter import AsyncLimiter
 
-from tightknit_async import __version__
 from tightknit_async.governor import Governor, GovernorSettings, max_in_window
-from tightknit_async.testing import FakeTightknit
 
 CAP = 50
 """The API's cap: requests per second per key."""
@@ -53,61 +59,6 @@ CONTENDERS = (OURS, AIOLIMITER)
 WORKERS = 40
 FULL_SECONDS = 20.0
 QUICK_SECONDS = 5.0
-
-
-# -- the server, in a subprocess ------------------------------------------------------------------
-
-
-def _serve(conn: Connection) -> None:
-    asyncio.run(_serve_commands(conn))
-
-
-async def _serve_commands(conn: Connection) -> None:
-    loop = asyncio.get_running_loop()
-    async with FakeTightknit(rate_limit=CAP) as fake:
-        conn.send(fake.url)
-        while True:
-            command, argument = await loop.run_in_executor(None, conn.recv)
-            if command == "add_key":
-                secret = fake.add_key()
-                conn.send((secret, fake.key_info(secret).id))
-            elif command == "network_delay":
-                fake.network_delay = argument
-                conn.send(None)
-            elif command == "arrivals":
-                conn.send(sorted((a.time, a.status) for a in fake.arrivals if a.key_id == argument))
-            else:
-                return
-
-
-class Server:
-    """FakeTightknit in a subprocess, driven over a pipe between trials (never during one)."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
-        self._process.start()
-        self.url = cast(str, self._conn.recv())
-
-    def _ask(self, command: str, argument: object = None) -> object:
-        self._conn.send((command, argument))
-        return self._conn.recv()
-
-    def add_key(self) -> tuple[str, str]:
-        return cast(tuple[str, str], self._ask("add_key"))
-
-    def network_delay(self, jitter_ms: float) -> None:
-        self._ask("network_delay", (0.0, jitter_ms / 1000) if jitter_ms else None)
-
-    def arrivals(self, key_id: str) -> list[tuple[float, int | None]]:
-        return cast(list[tuple[float, int | None]], self._ask("arrivals", key_id))
-
-    def close(self) -> None:
-        self._conn.send(("stop", None))
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.terminate()
 
 
 # -- one trial ------------------------------------------------------------------------------------
@@ -127,7 +78,7 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None
 
 
-async def run_trial(server: Server, secret: str, contender: str, seconds: float) -> Outcome:
+async def run_trial(server: ProcessServer, secret: str, contender: str, seconds: float) -> Outcome:
     """Full demand on the key ``secret`` for ``seconds`` (then the waiters queued by then)."""
     headers = {"Authorization": f"Bearer {secret}"}
     url = server.url + PATH
@@ -189,7 +140,7 @@ def row_of(
     jitter_ms: int,
     contender: str,
     outcome: Outcome,
-    arrivals: list[tuple[float, int | None]],
+    arrivals: Arrivals,
 ) -> Row:
     accepted = [t for t, status in arrivals if status == 200]
     elapsed = arrivals[-1][0] - arrivals[0][0] + 1 / CAP
@@ -220,8 +171,25 @@ def print_row(r: Row) -> None:
     )
 
 
-async def run(seconds: float, judged: bool) -> bool:
-    server = Server()
+def draw_figure(plots: Path, rows: list[Row], seconds: float, quick: bool) -> None:
+    path = _plots.jitter_rate(
+        plots / _plots.JITTER_FIGURE,
+        list(JITTERS_MS),
+        {c: [r.rate_pct for r in rows if r.contender == c] for c in CONTENDERS},
+        {c: [r.rate_limited for r in rows if r.contender == c] for c in CONTENDERS},
+        cap=CAP,
+        note=(
+            f"benchmarks/jitter.py{' --quick' if quick else ''}: {WORKERS} workers looping GETs "
+            f"for {seconds:g} s per cell against FakeTightknit(rate_limit={CAP}, "
+            "network_delay=(0, J)), no retries; one run"
+        ),
+    )
+    print(f"figure: {path}")
+    print()
+
+
+async def run(seconds: float, judged: bool, plots: Path | None, quick: bool) -> bool:
+    server = ProcessServer(CAP)
     rows: list[Row] = []
     started = time.monotonic()
     print(f"### Full demand for {seconds:g} s per cell, requests delayed 0 to J ms on their way in")
@@ -235,16 +203,18 @@ async def run(seconds: float, judged: bool) -> bool:
             for contender in CONTENDERS:
                 secret, key_id = server.add_key()  # a key of its own: windows never interact
                 outcome = await run_trial(server, secret, contender, seconds)
-                await asyncio.sleep(0.3)  # the last answers recorded
-                rows.append(row_of(jitter_ms, contender, outcome, server.arrivals(key_id)))
+                arrivals = await settled_arrivals(server, key_id, 0.3)  # the last answers recorded
+                rows.append(row_of(jitter_ms, contender, outcome, arrivals))
                 print_row(rows[-1])
                 sys.stdout.flush()
     finally:
         server.close()
     print()
+    if plots is not None:
+        draw_figure(plots, rows, seconds, quick)
     print(f"total benchmark time: {time.monotonic() - started:.0f} s")
     print()
-    verdicts: list[tuple[bool | None, str]] = []
+    verdicts: Verdicts = []
     for r in rows:
         if r.contender != OURS:
             continue
@@ -261,9 +231,7 @@ async def run(seconds: float, judged: bool) -> bool:
                 f"ours at {r.jitter_ms} ms jitter: at most {r.max_arrived} arrivals in any 1 s",
             ),
         ]
-    for passed, line in verdicts:
-        print(f"{'INFO' if passed is None else 'PASS' if passed else 'FAIL'} {line}")
-    return all(passed is not False for passed, _ in verdicts)
+    return report_verdicts(verdicts)
 
 
 DEFINITIONS = """\
@@ -283,16 +251,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="5 s per cell, for a smoke run")
     parser.add_argument("--seconds", type=float, help="seconds per cell (default 20, quick 5)")
+    _plots.add_argument(parser)
     args = parser.parse_args()
+    plots = _plots.figure_dir(args.plots)
     seconds = args.seconds or (QUICK_SECONDS if args.quick else FULL_SECONDS)
     quick = " (--quick)" if args.quick else ""
     print(f"## Rate at the {CAP} req/s cap through a network with jitter{quick}")
     print()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
-        f"aiolimiter {aiolimiter.__version__}, tightknit_async {__version__}"
-    )
+    print(machine_line())
     print(
         f"server: FakeTightknit(rate_limit={CAP}, network_delay=(0, J)) on 127.0.0.1 in a "
         f"subprocess; GET {PATH}; {WORKERS} workers looping; a fresh key per cell; one run"
@@ -301,7 +267,7 @@ def main() -> None:
     print()
     print(DEFINITIONS)
     sys.stdout.flush()
-    ok = asyncio.run(run(seconds, judged=seconds >= FULL_SECONDS))
+    ok = asyncio.run(run(seconds, seconds >= FULL_SECONDS, plots, args.quick))
     sys.exit(0 if ok else 1)
 
 

@@ -6,10 +6,16 @@ to the scripts that accept it (and always to those in ``ALWAYS_QUICK``, none tod
 cores, the full suite with governor.py's full run (~3.5 min) fits ``make bench``'s 10 minutes;
 jitter.py's full run adds about 3 minutes).
 overhead.py gets ``--uvloop`` when uvloop is installed. The scripts are
-``benchmarks/*.py`` (this one aside): those in ``ORDER`` first, any others after.
+``benchmarks/*.py`` (this one and the ``_``-prefixed helper modules aside): those in ``ORDER``
+first, any others after.
+
+The scripts that draw a figure of docs/benchmarks.md (governor.py, jitter.py, bulk_memory.py, with
+``benchmarks/_plots.py``) write it into docs/img by default, a ``--quick`` run too; ``--plots DIR``
+is passed on to them (``--plots ''``: no figures). Without matplotlib (the ``bench`` extra, which
+``make bench`` installs) they print a notice and draw none.
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--only overhead multi_tenant ...]
-        [--output benchmarks/results.json]
+        [--output benchmarks/results.json] [--plots DIR]
 
 results.json: ``machine`` (platform, cores, Python, package versions), ``timestamp`` (UTC,
 ISO 8601), ``quick``, and ``benchmarks``: per script its ``command``, ``exit_status``,
@@ -26,6 +32,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -54,12 +61,20 @@ ALWAYS_QUICK: frozenset[str] = frozenset()
 
 
 def discover() -> list[str]:
-    found = sorted(p.stem for p in HERE.glob("*.py") if p.stem != Path(__file__).stem)
+    found = sorted(
+        p.stem
+        for p in HERE.glob("*.py")
+        if p.stem != Path(__file__).stem and not p.stem.startswith("_")
+    )
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
 
 
 def accepts_quick(name: str) -> bool:
     return '"--quick"' in (HERE / f"{name}.py").read_text()
+
+
+def draws_figures(name: str) -> bool:
+    return "_plots.add_argument(" in (HERE / f"{name}.py").read_text()
 
 
 PACKAGES = ("tightknit-async", "aiohttp", "httpx", "msgspec", "uvloop", "redis")
@@ -98,7 +113,7 @@ def parse_tables(output: str) -> list[dict[str, Any]]:
 
 
 def machine() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
@@ -115,13 +130,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_one(name: str, quick: bool) -> dict[str, Any]:
+def run_one(name: str, quick: bool, plots: str | None = None) -> dict[str, Any]:
     command = [sys.executable, str(HERE / f"{name}.py")]
     if accepts_quick(name) and (quick or name in ALWAYS_QUICK):
         command.append("--quick")
+    if plots is not None and draws_figures(name):
+        command += ["--plots", plots]
     if name == "overhead" and importlib.util.find_spec("uvloop") is not None:
         command.append("--uvloop")
-    shown = " ".join([".venv/bin/python", f"benchmarks/{name}.py", *command[2:]])
+    shown = " ".join([".venv/bin/python", f"benchmarks/{name}.py", *map(shlex.quote, command[2:])])
     print(f"\n$ {shown}", flush=True)
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -156,10 +173,15 @@ def main() -> int:
     names = discover()
     parser.add_argument("--only", nargs="+", choices=names, default=names)
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="passed on to the scripts that draw figures (their default: docs/img; '' for none)",
+    )
     args = parser.parse_args()
     timestamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
-    results = {name: run_one(name, args.quick) for name in args.only}
+    results = {name: run_one(name, args.quick, args.plots) for name in args.only}
     total = time.perf_counter() - started
     document = {
         "timestamp": timestamp,
