@@ -226,17 +226,30 @@ def test_a_send_later_than_now_counts_as_now() -> None:
 
 def test_with_a_cold_margin_the_cold_windows_grants_keep_their_bounds() -> None:
     """The first window's grants count as arriving up to jitter + cold_margin late, and no answer
-    is matched to them (answers whose send began before the window's end plus jitter are
+    is matched to them (answers whose send began no more than jitter after its last grant are
     ignored): the second window starts that much after the first; later ones as answered."""
     core = GCRA(10, jitter=0.05, margin=0, cold_margin=0.05)
     slots = [core.book(i / 10) for i in range(10)]
     assert slots == pytest.approx([i / 10 for i in range(10)])
     assert core.in_flight == 0  # none of them can be matched
     assert not core.answered(0.01, 0.0)
-    assert not core.answered(1.04, 0.99)  # may still be the cold window's
+    assert not core.answered(1.04, 0.99)  # no grant is left to match
     assert core.book(1.0) == pytest.approx(1.1)  # 0.0 + 0.05 + 0.05 + 1
     assert core.in_flight == 1
     assert core.answered(1.11, 1.1)  # warm: matched
+    assert core.in_flight == 0
+
+
+def test_an_answer_sent_up_to_jitter_after_the_last_cold_grant_is_never_matched() -> None:
+    """It may be that cold grant's answer, and the cold grants keep their bounds: it is ignored
+    even with a warm grant waiting to be matched. The warm grant's own answer is matched."""
+    core = GCRA(4, jitter=0.125, margin=0, cold_margin=0.125)
+    assert [core.book(i / 4) for i in range(4)] == [0.0, 0.25, 0.5, 0.75]  # the cold window
+    assert core.book(1.0) == 1.25  # warm: 0.0 + jitter + cold_margin + 1
+    assert core.in_flight == 1
+    assert not core.answered(1.3, 0.875)  # sent exactly jitter after the cold grant at 0.75
+    assert core.in_flight == 1
+    assert core.answered(1.3, 1.25)
     assert core.in_flight == 0
 
 
@@ -313,6 +326,39 @@ def test_the_repeat_window_ends_exactly_repeat_window_after_the_pause() -> None:
     assert core.rate_at(4.999) == 25.0
 
 
+@pytest.mark.parametrize(
+    ("pause", "closes"), [(1.0, "the pause ends"), (0.2, "the signal's first second ends")]
+)
+def test_a_429_exactly_when_the_echo_window_closes_is_a_repeat(pause: float, closes: str) -> None:
+    """The echo window closes at the later of the pause's end and the signal's first second: a
+    429 at that very moment is a new signal, here a repeat that lowers the rate."""
+    core = GCRA(50)
+    core.rate_limited(0.0, pause)
+    core.rate_limited(1.0, 0.0)  # exactly when the echo window closes: 1.0, as `closes`
+    assert core.rate_at(1.0) == 25.0, closes
+
+
+def test_a_repeat_window_of_0_never_lowers_the_rate() -> None:
+    """``repeat_window=0``: no 429 is a repeat (those during the echo window are echoes), so
+    every one pauses the key and none slows it down."""
+    core = GCRA(50, repeat_window=0)
+    core.rate_limited(0.0, 1.0)
+    core.rate_limited(1.0, 1.0)  # the moment the pause ends: not an echo, and not a repeat
+    core.rate_limited(2.0, 0.0)
+    assert core.paused_until == 2.0
+    assert core.rate_at(2.0) == 50.0
+
+
+@pytest.mark.parametrize(("at", "lowered"), [(1.4, True), (1.5, False)])
+def test_a_repeat_window_under_a_second_counts_only_429s_within_it(
+    at: float, lowered: bool
+) -> None:
+    core = GCRA(50, repeat_window=0.5)
+    core.rate_limited(0.0, 1.0)
+    core.rate_limited(at, 0.0)  # 0.4 s after the pause ended: a repeat; 0.5 s: isolated
+    assert core.rate_at(at) == (25.0 if lowered else 50.0)
+
+
 def test_an_echo_during_a_lowering_pause_delays_the_climb() -> None:
     core = GCRA(50)
     core.rate_limited(0.0, 1.0)
@@ -321,6 +367,20 @@ def test_an_echo_during_a_lowering_pause_delays_the_climb() -> None:
     assert core.paused_until == 3.5
     assert core.rate_at(3.5) == 25.0
     assert core.rate_at(4.5) == pytest.approx(27.5)
+
+
+@pytest.mark.parametrize("echo_at", [2.5, 2.7])
+def test_an_echo_once_the_climb_has_begun_extends_the_pause_but_not_the_climb(
+    echo_at: float,
+) -> None:
+    """The climb starts when the lowering pause ends (2.5 here); an echo at or after that
+    pauses the key again, and the rate climbs on as it would have."""
+    core = GCRA(50)
+    core.rate_limited(0.0, 1.0)
+    core.rate_limited(2.0, 0.5)  # a repeat: 25/s, climbing by 2.5/s per second from 2.5
+    core.rate_limited(echo_at, 0.5)  # within a second of the repeat: an echo
+    assert core.paused_until == pytest.approx(echo_at + 0.5)
+    assert core.rate_at(3.5) == pytest.approx(27.5)
 
 
 @pytest.mark.parametrize(
