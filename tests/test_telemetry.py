@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
+from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, StatusCode
 
 from tightknit_async import AsyncTightknit, NotFoundError
 from tightknit_async._routes import route_of
+from tightknit_async.telemetry import Telemetry
 from tightknit_async.testing import MockTransport, json_response
 from tightknit_async.transport import Request, Response
 
@@ -181,3 +189,149 @@ async def test_telemetry_off_records_nothing(otel: Otel, fake_clock: FakeClock) 
 )
 def test_routes_are_templates(path: str, route: str) -> None:
     assert route_of(path) == route
+
+
+# -- nothing configured: nothing spent; configured later: everything recorded --------------------
+
+
+class SpyTracer:
+    """A tracer that counts the spans asked of it (and starts none)."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        self.started += 1
+        raise AssertionError("a span was started")
+
+    start_span = start_as_current_span
+
+
+def telemetry_of(tk: AsyncTightknit) -> Telemetry:
+    telemetry = tk._runner.telemetry
+    assert telemetry is not None
+    return telemetry
+
+
+async def test_default_proxy_providers_start_no_span(fake_clock: FakeClock) -> None:
+    if not isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+        pytest.skip("this process has a global tracer provider set")
+    transport = scripted(json_response(200, {}))
+    async with AsyncTightknit(
+        api_key=KEY, transport=transport, rate_limit=None, clock=fake_clock
+    ) as tk:
+        telemetry = telemetry_of(tk)
+        assert telemetry.recording() is False
+        spy = SpyTracer()
+        telemetry.tracer = spy
+        response = await tk.request("GET", "/admin/v0/feeds")
+    assert response.status_code == 200
+    assert spy.started == 0
+
+
+async def test_no_op_providers_given_record_nothing(fake_clock: FakeClock) -> None:
+    transport = scripted(json_response(200, {}))
+    async with AsyncTightknit(
+        api_key=KEY,
+        transport=transport,
+        rate_limit=None,
+        clock=fake_clock,
+        tracer_provider=NoOpTracerProvider(),
+        meter_provider=NoOpMeterProvider(),
+    ) as tk:
+        telemetry = telemetry_of(tk)
+        assert telemetry.recording() is False
+        spy = SpyTracer()
+        telemetry.tracer = spy
+        await tk.request("GET", "/admin/v0/feeds")
+    assert spy.started == 0
+
+
+async def test_an_idle_telemetry_hands_the_call_back_unwrapped() -> None:
+    telemetry = Telemetry("https://api.tightknit.ai", tracer_provider=NoOpTracerProvider())
+
+    async def run() -> Any:
+        raise AssertionError("not awaited")
+
+    call = run()
+    request = Request("GET", "https://api.tightknit.ai/admin/v0/feeds", path="/admin/v0/feeds")
+    assert telemetry.traced(request, call) is call
+    call.close()
+
+
+def test_a_provider_given_records(otel: Otel) -> None:
+    telemetry = Telemetry("https://api.tightknit.ai", tracer_provider=otel.tracer_provider)
+    assert telemetry.recording() is True
+
+
+CONFIGURED_LATER = """
+import asyncio, json
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tightknit_async import AsyncTightknit
+from tightknit_async.testing import MockTransport, json_response
+
+async def main():
+    found = {}
+    transport = MockTransport(lambda _: json_response(200, {}))
+    async with AsyncTightknit(api_key=%(key)r, transport=transport, rate_limit=None) as tk:
+        telemetry = tk._runner.telemetry
+        found["before"] = telemetry.recording()
+        await tk.request("GET", "/admin/v0/feeds")  # nothing set yet: no span, no count
+
+        spans = InMemorySpanExporter()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        trace.set_tracer_provider(tracer_provider)
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+        found["after"] = telemetry.recording()
+        await tk.request("GET", "/admin/v0/feeds/abcdefghijkl")
+        await tk.request("GET", "/admin/v0/members")
+    found["spans"] = [
+        [span.name, dict(span.attributes or {})] for span in spans.get_finished_spans()
+    ]
+    found["metrics"] = {
+        metric.name: [[dict(p.attributes), p.value] for p in metric.data.data_points]
+        for resource in reader.get_metrics_data().resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    print(json.dumps(found))
+
+asyncio.run(main())
+"""
+
+
+def test_providers_set_after_the_client_is_created_record_later_calls() -> None:
+    # The global providers can be set once per process: this runs in a fresh one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run(
+        [sys.executable, "-c", CONFIGURED_LATER % {"key": KEY}],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["before"] is False
+    assert found["after"] is True
+    assert [name for name, _ in found["spans"]] == [
+        "GET /admin/v0/feeds/{feed_id}",
+        "GET /admin/v0/members",
+    ]
+    attributes = found["spans"][0][1]
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["tightknit.attempts"] == 1
+    assert attributes["server.address"] == "api.tightknit.ai"
+    assert found["metrics"]["tightknit.client.requests"] == [
+        [{"http.response.status_code_class": "2xx"}, 2]
+    ]

@@ -23,6 +23,15 @@ installed, nest under it.
 - ``tightknit.client.rate_limited`` (counter): 429 answers;
 - ``tightknit.client.governor.wait`` (histogram, seconds): each wait for a send slot;
 - ``tightknit.client.governor.queue`` (gauge): callers queued for a slot, per ``tightknit.lane``.
+
+**Until the application configures OpenTelemetry** the global providers are OpenTelemetry's
+proxies, and nothing records: the client then starts no span (no name, attributes or context
+switch), checking per call only whether a tracer provider has been set
+(``trace.get_tracer_provider()``). Calls that start after the application sets its providers
+(``set_tracer_provider`` / ``set_meter_provider``, even after the client was created) have their
+spans; the instruments, taken from the proxy meter, count into the application's meter provider
+from the moment it is set. A no-op provider (``NoOpTracerProvider``, ``NoOpMeterProvider``),
+global or given, records nothing, and the client spends nothing on it.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from __future__ import annotations
 import contextvars
 import importlib.util
 import weakref
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -48,6 +57,8 @@ _QUEUED: Final[contextvars.ContextVar[list[float] | None]] = contextvars.Context
     "tightknit_governor_wait", default=None
 )
 """The seconds the current call has waited for send slots (one cell, while a span is open)."""
+_UNSEEN: Final = object()
+"""The global tracer provider before the first look (nothing is ever this)."""
 
 
 class _Call(Protocol):
@@ -70,6 +81,13 @@ def _status_class(status: int | None) -> str:
     return "error" if status is None else f"{status // 100}xx"
 
 
+_STATUS_CLASSES: Final[dict[int | None, str]] = {
+    None: "error",
+    **{status: _status_class(status) for status in range(100, 600)},
+}
+"""``_status_class`` of each status, looked up rather than formatted per attempt."""
+
+
 class Telemetry:
     """The spans and instruments of one client (see the module docstring).
 
@@ -86,7 +104,21 @@ class Telemetry:
         self._trace = trace
         tracers = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         meters = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        # A proxy tracer (from the global provider, before the application sets one) starts
+        # spans of the provider set later: spans follow the global provider, checked per call.
         self.tracer = tracers.get_tracer(_SCOPE, __version__)
+        self._global_tracers: Callable[[], Any] = trace.get_tracer_provider
+        self._unset: object | None = None
+        """The global tracer provider while it is the proxy (nothing set); ``None`` once settled."""
+        self._spans = False
+        """Whether calls record spans (while ``_unset`` is not ``None``: as of the last look)."""
+        if isinstance(tracers, trace.ProxyTracerProvider):
+            self._unset = _UNSEEN
+            self.recording()
+        else:
+            self._spans = not isinstance(tracers, trace.NoOpTracerProvider)
+        # The proxy meter's instruments forward to the provider set later by themselves.
+        self._metrics = not isinstance(meters, metrics.NoOpMeterProvider)
         meter = meters.get_meter(_SCOPE, __version__)
         parts = urlsplit(base_url)
         self._server: dict[str, Any] = {"server.address": parts.hostname or ""}
@@ -137,7 +169,10 @@ class Telemetry:
 
     def attempted(self, status: int | None, attempt: int) -> None:
         """An attempt ended with ``status`` (``None``: no answer)."""
-        self._requests.add(1, {"http.response.status_code_class": _status_class(status)})
+        if not self._metrics:
+            return
+        status_class = _STATUS_CLASSES.get(status) or _status_class(status)
+        self._requests.add(1, {"http.response.status_code_class": status_class})
         if attempt > 1:
             self._retries.add(1)
         if status == 429:
@@ -145,15 +180,40 @@ class Telemetry:
 
     def waited(self, seconds: float) -> None:
         """An attempt waited ``seconds`` for its send slot."""
-        self._waits.record(seconds)
+        if self._metrics:
+            self._waits.record(seconds)
         queued = _QUEUED.get()
         if queued is not None:
             queued[0] += seconds
 
     # -- the client wraps each call in a span ----------------------------------------------------
 
-    async def traced(self, call: _Call, run: Awaitable[APIResponse]) -> APIResponse:
-        """Await ``run`` (the call) inside its span."""
+    def recording(self) -> bool:
+        """Whether a call starting now records a span.
+
+        While the global tracer provider is OpenTelemetry's proxy (the application has set none),
+        each look asks for the global provider again; once one is set (once per process, by
+        OpenTelemetry's rule) the answer is settled: whether that provider is not a no-op.
+        """
+        unset = self._unset
+        if unset is not None:
+            provider = self._global_tracers()
+            if provider is not unset:
+                if isinstance(provider, self._trace.ProxyTracerProvider):  # the first look
+                    self._unset = provider
+                else:
+                    self._unset = None
+                    self._spans = not isinstance(provider, self._trace.NoOpTracerProvider)
+        return self._spans
+
+    def traced(self, call: _Call, run: Awaitable[APIResponse]) -> Awaitable[APIResponse]:
+        """``run`` (the call) inside its span; ``run`` itself while nothing records spans."""
+        if self._spans or (self._unset is not None and self.recording()):
+            return self._traced(call, run)
+        return run
+
+    async def _traced(self, call: _Call, run: Awaitable[APIResponse]) -> APIResponse:
+        """Await ``run`` inside its span."""
         trace = self._trace
         route = route_of(call.path)
         attributes = {"http.request.method": call.method, "http.route": route, **self._server}
