@@ -47,7 +47,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 # Every table in docs/benchmarks.md, each measured against its baselines in one run:
 # benchmarks/run_all.py runs each script in turn, prints its tables and writes them (with the
-# machine, the commands and their timings) to benchmarks/results.json. Under 10 minutes on 2 cores;
+# machine, the commands and their timings) to benchmarks/results.json. About 15 minutes on 2 cores;
 # `make bench BENCH_ARGS=--quick` for a smoke run (about 3.5 minutes).
 # The charts of docs/benchmarks.md (docs/img/*.svg) are redrawn too, from that run (quick or not;
 # `BENCH_ARGS="--plots ''"` for none): the `bench` extra (matplotlib) is installed for them.

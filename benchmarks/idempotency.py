@@ -25,7 +25,7 @@ import tracemalloc
 import uuid
 
 from tightknit_async import AsyncTightknit
-from tightknit_async.idempotency import CachedReply, MemoryIdempotencyStore
+from tightknit_async.idempotency import CachedReply, Claimed, MemoryIdempotencyStore
 from tightknit_async.testing import MockTransport, json_response
 
 BODY = {"email": "ada@example.com", "full_name": "Ada Lovelace"}
@@ -76,8 +76,9 @@ def cache_memory(entries: int, reply_bytes: int) -> tuple[int, int, int]:
     async def fill() -> None:
         for _ in range(entries * 2):  # twice the bound: the LRU must evict
             key = str(uuid.uuid4())
-            await store.bind("scope", key, "f" * 64)
-            await store.put("scope", key, CachedReply(201, dict(headers), bytes(body), "f" * 64))
+            begun = await store.begin("scope", key, "f" * 64)  # binds, finds nothing, claims
+            assert isinstance(begun, Claimed)
+            await begun.claim.finish(CachedReply(201, dict(headers), bytes(body), "f" * 64))
 
     tracemalloc.start()
     asyncio.run(fill())

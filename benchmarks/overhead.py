@@ -419,6 +419,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds = min(args.rounds, 8)
+    pinned = _can_pin()  # asked before run() pins this process to the client's cores
     results = run(args.requests, args.concurrency, args.rounds, args.uvloop, args.server)
     samples = results["asyncio"]
     medians = _medians(samples)
@@ -426,7 +427,7 @@ def main() -> None:
         f"client overhead: {args.rounds} rounds of {args.requests}-request chunks per contender "
         f"(httpx {args.requests // SLOW[HTTPX]}), contenders interleaved, concurrency "
         f"{args.concurrency}, server ({_SERVERS[args.server]}) in another process on loopback"
-        f"{', client and server pinned to separate cores' if _can_pin() else ''}"
+        f"{', client and server pinned to separate cores' if pinned else ''}"
         f"{' (--quick)' if args.quick else ''}"
     )
     print(
