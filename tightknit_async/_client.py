@@ -497,7 +497,7 @@ class AsyncTightknit:
             url, bare_path, target = self._url_for(path, params)
         sent = self._base_headers  # copied only when this call adds to it
         content: bytes | Multipart | None = None
-        if not isinstance(json, NotGiven):
+        if json is not NOT_GIVEN:
             if multipart is not None:
                 raise ValueError("pass json=... or multipart=..., not both")
             content = _codec.encode(json, argument="json")
@@ -532,7 +532,7 @@ class AsyncTightknit:
         key: str | None = None
         minted = False
         fingerprint: str | None = None
-        if idempotency_key is None or isinstance(idempotency_key, NotGiven):
+        if idempotency_key is None or idempotency_key is NOT_GIVEN:
             if verb in MUTATING_METHODS:
                 key, minted = mint_idempotency_key(), True
         elif idempotency_key is not False:
@@ -542,13 +542,13 @@ class AsyncTightknit:
             if sent is self._base_headers:
                 sent = sent.copy()
             sent[IDEMPOTENCY_HEADER] = key
-        attempt_timeout = self.timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout)
+        attempt_timeout = self.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         policy = self.retry_policy
-        if not isinstance(max_retries, NotGiven):
+        if max_retries is not NOT_GIVEN:
             policy = dataclasses.replace(policy, max_retries=max_retries)
-        if not isinstance(deadline, NotGiven):
+        if deadline is not NOT_GIVEN:
             policy = dataclasses.replace(policy, deadline=deadline)
-        lane: Priority = "interactive" if isinstance(priority, NotGiven) else priority
+        lane: Priority = "interactive" if priority is NOT_GIVEN else priority
         if lane not in _PRIORITIES:
             raise ValueError(f"priority must be 'interactive' or 'bulk', got {lane!r}")
         if self._closed or self._loop is None or self._loop is not asyncio.get_running_loop():
@@ -556,21 +556,21 @@ class AsyncTightknit:
         if self._runner.governor is None and self.rate_limit is not None:
             self.governor  # noqa: B018 (resolves the key's governor for the runner)
         started = self._runner.clock.monotonic()
-        call = CallDescription(
-            method=verb,
-            url=url,
-            path=bare_path,
-            target=target,
-            content=content,
-            headers=self._plain_headers if sent is self._base_headers else sent,
-            idempotency_key=key,
-            minted=minted,
-            fingerprint=fingerprint,
-            timeout=attempt_timeout,
-            policy=policy,
-            lane=lane,
-            started=started,
-            deadline=None if policy.deadline is None else started + policy.deadline,
+        call = CallDescription(  # positional, in the fields' order: cheaper than keywords
+            verb,  # method
+            url,
+            bare_path,  # path
+            target,
+            content,
+            self._plain_headers if sent is self._base_headers else sent,  # headers
+            key,  # idempotency_key
+            minted,
+            attempt_timeout,  # timeout
+            policy,
+            lane,
+            started,
+            None if policy.deadline is None else started + policy.deadline,  # deadline
+            fingerprint,
         )
         counters = self._counters
         runner = self._runner

@@ -63,7 +63,7 @@ REPLAYED_HEADER: Final = "x-idempotent-replayed"
 _ATTEMPT_NUMBERS: Final = tuple(str(n) for n in range(10))
 
 
-class CallDescription(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class CallDescription(msgspec.Struct, frozen=True, gc=False):
     """Everything about one call, built once by ``request()`` and read by every layer below.
 
     ``headers`` are what the first attempt sends (the client's, the key, the content type, the
@@ -83,15 +83,15 @@ class CallDescription(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     idempotency_key: str | None
     minted: bool
     """The key was minted for this call: it cannot collide, so the store is not asked."""
-    fingerprint: str | None = None
-    """For a caller's key: the digest of method, target and body that the key is bound to
-    (:func:`~tightknit_async.idempotency._coordinator.request_fingerprint`)."""
     timeout: Timeout
     """Per attempt, clipped to what is left of the deadline."""
     policy: RetryPolicy
     lane: Priority
     started: float
     deadline: float | None
+    fingerprint: str | None = None
+    """For a caller's key: the digest of method, target and body that the key is bound to
+    (:func:`~tightknit_async.idempotency._coordinator.request_fingerprint`)."""
 
 
 class Counters(msgspec.Struct, kw_only=True, gc=False):
