@@ -154,21 +154,10 @@ async def _request(
 
 
 def _import_command(args: argparse.Namespace) -> int:
-    import logging
+    from .bulk._import import import_members, options_from_args
+    from .bulk._runner import run_job_command
 
-    from .bulk._import import EXIT_INTERRUPTED, EXIT_USAGE, import_members, options_from_args
-
-    try:
-        options = options_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if not logging.getLogger().handlers:  # the journal's warnings, on stderr
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return asyncio.run(import_members(options))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    return run_job_command(lambda: import_members(options_from_args(args)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

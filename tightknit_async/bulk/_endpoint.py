@@ -487,21 +487,12 @@ def endpoint_options_from_args(args: argparse.Namespace) -> ImportOptions:
 
 def bulk_command(args: argparse.Namespace) -> int:
     """``tightknit-async bulk ...``: parse, run, and map Ctrl-C to exit status 130."""
-    import asyncio
-    import logging
-    import sys
+    from ._runner import run_job_command
 
-    from ._runner import EXIT_INTERRUPTED, EXIT_USAGE
-
-    try:
-        options = endpoint_options_from_args(args)
-        template = template_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if not logging.getLogger().handlers:  # the journal's warnings, on stderr
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return asyncio.run(run_endpoint_command(options, template, result_field=args.result_field))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    return run_job_command(
+        lambda: run_endpoint_command(
+            endpoint_options_from_args(args),
+            template_from_args(args),
+            result_field=args.result_field,
+        )
+    )

@@ -27,17 +27,18 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import signal
 import sqlite3
 import sys
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Generic, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TextIO, TypeVar
 
 import anyio
 
@@ -69,6 +70,7 @@ __all__ = [
     "bounded_store",
     "job_options_from_args",
     "run_file_job",
+    "run_job_command",
 ]
 
 V = TypeVar("V")
@@ -634,6 +636,23 @@ def _terminate_on_sigterm() -> Iterator[Callable[[], bool]]:
 
 
 # -- the command line ----------------------------------------------------------------------------
+
+
+def run_job_command(job: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """A job command's shell: ``job()`` reads the parsed arguments and returns the job's
+    coroutine (a ``ValueError`` while reading them is printed, exit status 2); the journal's
+    warnings go to stderr unless logging is configured; Ctrl-C exits 130."""
+    try:
+        run = job()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def add_job_arguments(parser: argparse.ArgumentParser, *, noun: str = "rows") -> None:

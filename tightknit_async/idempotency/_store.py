@@ -267,12 +267,7 @@ class MemoryIdempotencyStore:
         now = self._clock()
         replies[slot] = _Held(now + self.ttl, reply, size)
         self._bytes += size
-        if len(replies) > self.max_entries or self._bytes > self.max_bytes:
-            self._purge(now)
-        else:  # expired entries go from the least recently used end (lookups skip the rest)
-            oldest = next(iter(replies.values()))
-            if oldest.expires <= now:
-                self._purge(now)
+        self._purge(now)
 
     async def wait(self, scope: str, key: str, max_wait: float | None) -> CachedReply | None:
         """Nothing to wait for in one process (claims are always granted): the cached reply."""
