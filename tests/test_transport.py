@@ -359,7 +359,7 @@ async def test_aiohttp_on_its_own_resends_a_put_whose_connection_drops() -> None
     assert [a.connection for a in server.sent("PUT")] == [1, 2]  # the pooled one, then a resend
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"])
 async def test_through_the_transport_a_dropped_request_reaches_the_server_once(
     method: str,
 ) -> None:

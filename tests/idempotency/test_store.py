@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 
 from tightknit_async.idempotency import (
@@ -127,11 +130,50 @@ async def test_the_byte_count_is_exactly_what_is_held() -> None:
         key, body = f"k{i % 7}", b"x" * (37 * i % 1500)
         held[key] = reply(body)
         await store.put("s", key, held[key])  # the helper: replaces a kept reply
-        kept = {k: r for k, r in held.items() if await store.get("s", k) is r}
+        kept = {k: r for k, r in held.items() if await store.get("s", k) == r}
         assert store.statistics().bytes == sum(r.size for r in kept.values())
     clock.advance(61)
     await remember(store, "last", reply())  # purges what expired
     assert store.statistics().bytes == reply().size
+
+
+@pytest.fixture
+def gc_paused() -> Iterator[None]:
+    """The collector off, its counts at zero: ``gc.get_count()[0]`` then counts the container
+    objects allocated and not freed since."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.usefixtures("gc_paused")
+async def test_kept_replies_leave_nothing_that_counts_toward_a_collection() -> None:
+    """Python starts a collection after ~700 container objects allocated and not freed, and each
+    walks every young object of the process. The store keeps 1,000 replies, each with its own
+    headers, without adding to that count: what a reply's header tuples would cost every keyed
+    call that keeps one."""
+    store = MemoryIdempotencyStore()
+    headers = [("Content-Type", "application/json"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+    before = gc.get_count()[0]
+    for i in range(1000):
+        received = tuple([(name, value) for name, value in headers])  # new tuples, as live
+        await remember(store, f"k{i}", CachedReply(201, received, b"{}", "f"))
+    assert store.statistics().replies == 1000
+    assert gc.get_count()[0] - before < 100  # five tuples per reply, kept, made it 5,000
+
+
+async def test_a_kept_reply_comes_back_whole() -> None:
+    store = MemoryIdempotencyStore()
+    headers = (("Content-Type", "application/json"), ("Set-Cookie", "a=1"), ("set-cookie", "b=2"))
+    kept = CachedReply(201, headers, b'{"id": 1}', "f")
+    await remember(store, "k", kept)
+    again = await recall(store, "k")
+    assert again == kept
+    assert again is not None
+    assert again.headers == headers  # names' case, order, repeats kept
 
 
 async def test_the_first_fingerprint_is_bound_for_the_ttl() -> None:

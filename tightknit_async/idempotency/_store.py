@@ -129,9 +129,22 @@ class _Binding(msgspec.Struct, gc=False):
 
 
 class _Held(msgspec.Struct, gc=False):
+    """A kept reply, in parts the garbage collector does not track: its headers as one msgpack
+    blob, not tuples. Every tuple a store keeps counts toward the next collection (Python counts
+    allocations of container objects, not what it can track), and each collection walks every
+    young object of the process: a store holding five tuples per reply made every keyed call
+    pay for that walk (37,000 instructions of a ~570,000-instruction POST)."""
+
     expires: float
-    reply: CachedReply
+    status_code: int
+    headers: bytes
+    content: bytes
+    fingerprint: str
     size: int
+
+
+_encode_headers: Final = msgspec.msgpack.Encoder().encode
+_decode_headers: Final = msgspec.msgpack.Decoder(Headers).decode
 
 
 class _LocalClaim:
@@ -247,7 +260,9 @@ class MemoryIdempotencyStore:
             return None
         self._replies.move_to_end(slot)
         self._hits += 1
-        return held.reply
+        return CachedReply(
+            held.status_code, _decode_headers(held.headers), held.content, held.fingerprint
+        )
 
     async def put(self, scope: str, key: str, reply: CachedReply) -> None:
         """Keep ``reply`` for the TTL."""
@@ -265,7 +280,14 @@ class MemoryIdempotencyStore:
         if size > self.max_bytes:
             return
         now = self._clock()
-        replies[slot] = _Held(now + self.ttl, reply, size)
+        replies[slot] = _Held(
+            now + self.ttl,
+            reply.status_code,
+            _encode_headers(reply.headers),
+            reply.content,
+            reply.fingerprint,
+            size,
+        )
         self._bytes += size
         self._purge(now)
 

@@ -17,7 +17,8 @@ passes up instead of resending. :func:`map_aiohttp_error` unwraps it, so callers
 errors, with the same causes, as without it. ``tests/test_transport.py`` pins both sides
 against a raw asyncio server: a plain aiohttp session resends a dropped PUT (so the middleware is
 still needed), and through this transport and the client exactly one request reaches the server
-per attempt, for every method aiohttp would resend.
+per attempt, for every method. POST and PATCH, which aiohttp never resends, are sent without the
+middleware (a request's own ``middlewares=()``), sparing them its two coroutine frames.
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ async def _no_resend(
         if isinstance(exc, aiohttp.ClientConnectorError):  # never resent: nothing to hide
             raise
         raise _Dropped(exc) from exc
+
+
+_NEVER_RESENT: Final = frozenset({"POST", "PATCH"})
+"""Methods aiohttp does not resend (not idempotent): they skip the middleware and its two
+coroutine frames. Any other method, one aiohttp might resend, keeps it."""
+_NONE: Final[tuple[aiohttp.ClientMiddlewareType, ...]] = ()
 
 
 def map_aiohttp_error(exc: BaseException, request: Request) -> APIConnectionError:
@@ -189,14 +196,29 @@ class AiohttpTransport:
             self._last_timeout, self._last_client_timeout = timeout, _client_timeout(timeout)
         started = time.perf_counter()
         try:
-            async with session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=body,
-                timeout=self._last_client_timeout,
-                allow_redirects=False,
-            ) as resp:
+            # Awaited, not entered: ``async with`` would add four coroutine frames (the context
+            # manager's and the response's enter and exit) to what ``release()`` does alone.
+            if request.method in _NEVER_RESENT:  # without the session's middleware
+                pending = session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=body,
+                    timeout=self._last_client_timeout,
+                    allow_redirects=False,
+                    middlewares=_NONE,
+                )
+            else:
+                pending = session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=body,
+                    timeout=self._last_client_timeout,
+                    allow_redirects=False,
+                )
+            resp = await pending
+            try:
                 headers = resp.headers  # immutable and case-insensitive: no copy needed
                 length = headers.get("Content-Length")  # resp.content_length, without a frame
                 declared = None if length is None else int(length)
@@ -205,6 +227,8 @@ class AiohttpTransport:
                 else:
                     data = await _read_capped(resp, declared, self._max_response_bytes, request)
                 status = resp.status
+            finally:
+                resp.release()  # read() waited for the request's writer: nothing left to wait on
         except (TimeoutError, aiohttp.ClientError) as exc:
             cause = exc.original if isinstance(exc, _Dropped) else exc
             raise map_aiohttp_error(cause, request) from cause
