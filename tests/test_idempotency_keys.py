@@ -16,6 +16,10 @@ from tightknit_async.idempotency import is_uuid4, mint_idempotency_key, validate
         ("3F0C9A6E-4B1D-4C4E-9A57-2F1F0E1C7D21", True),
         ("3f0c9a6e-4b1d-4c4e-8a57-2f1f0e1c7d21", True),
         ("3f0c9a6e-4b1d-4c4e-ba57-2f1f0e1c7d21", True),
+        ("3f0c9a6e-4B1d-4c4E-Ba57-2f1F0e1c7D21", True),  # mixed case, upper-case variant
+        ("3F0C9A6E-4B1D-4C4E-AA57-2F1F0E1C7D21", True),
+        ("3F0C9A6E-4B1D-4C4E-CA57-2F1F0E1C7D21", False),  # wrong variant, upper case
+        ("3F0C9A6E-4B1D-4C4E-9A57-2F1F0E1C7D2G", False),  # not hex
         ("3f0c9a6e-4b1d-1c4e-9a57-2f1f0e1c7d21", False),  # version 1
         ("3f0c9a6e-4b1d-5c4e-9a57-2f1f0e1c7d21", False),  # version 5
         ("3f0c9a6e-4b1d-4c4e-7a57-2f1f0e1c7d21", False),  # wrong variant

@@ -233,16 +233,21 @@ class MemoryIdempotencyStore:
         now = self._clock()
         bindings = self._bindings
         bound = bindings.get(slot)
-        if bound is None or bound.expires <= now:
+        if bound is None:  # a new key: its binding goes last, as the newest
             bindings[slot] = _Binding(now + self.ttl, fingerprint)
-            bindings.move_to_end(slot)
             if len(bindings) > self.max_bindings:
                 bindings.popitem(last=False)
+        elif bound.expires <= now:  # bound once, long ago: bound anew, as the newest
+            bindings[slot] = _Binding(now + self.ttl, fingerprint)
+            bindings.move_to_end(slot)
         elif bound.fingerprint != fingerprint:
             return Mismatch(bound.fingerprint)
-        reply = self._lookup(slot, now)
-        if reply is not None:
-            return Replay(reply)
+        if slot in self._replies:
+            reply = self._lookup(slot, now)
+            if reply is not None:
+                return Replay(reply)
+        else:
+            self._misses += 1
         return Claimed(_LocalClaim(self, slot))
 
     async def get(self, scope: str, key: str) -> CachedReply | None:
@@ -302,12 +307,14 @@ class MemoryIdempotencyStore:
         # Oldest-used first: expired entries and then whatever exceeds the bounds.
         replies = self._replies
         while replies:
-            slot, held = next(iter(replies.items()))
-            over = len(replies) > self.max_entries or self._bytes > self.max_bytes
-            if not over and held.expires > now:
+            if len(replies) > self.max_entries or self._bytes > self.max_bytes:
+                self._bytes -= replies.popitem(last=False)[1].size
+                self._evictions += 1
+                continue
+            slot = next(iter(replies))
+            if replies[slot].expires > now:
                 break
             self._drop(slot)
-            self._evictions += over
 
     def statistics(self) -> StoreStatistics:
         """A snapshot of the store's counters."""
