@@ -39,6 +39,7 @@ CALLER = overhead.CALLER
 CONTENDERS = (
     BARE_GET,
     OURS_GET,
+    overhead.TRANSPORT,
     overhead.TELEMETRY_NOOP,
     overhead.TELEMETRY_SDK,
     "ours + governor (rate_limit=1_000_000)",

@@ -58,6 +58,7 @@ from aiohttp import web
 
 from tightknit_async import AsyncTightknit
 from tightknit_async.models import Envelope, Feed
+from tightknit_async.transport import AiohttpTransport, Request
 
 FEED_ID = "b7a0df7e-e867-4847-8577-3bed1774ac7c"
 BODY = {"success": True, "data": {"id": FEED_ID, "label": "Announcements", "slug": "a"}}
@@ -195,6 +196,23 @@ async def httpx_client(base: str) -> AsyncIterator[One]:
         yield one
 
 
+@contextlib.asynccontextmanager
+async def transport_alone(base: str) -> AsyncIterator[One]:
+    """The client's transport on its own (the bare loop's headers, prepared once): what aiohttp
+    and the transport cost, without the client's layers above it."""
+    headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
+    request = Request("GET", base + PATH, headers, path=PATH)
+    transport = AiohttpTransport()
+    try:
+
+        async def one() -> object:
+            return (await transport.send(request)).content
+
+        yield one
+    finally:
+        await transport.aclose()
+
+
 def ours(variant: str, **client_options: object) -> Contender:
     @contextlib.asynccontextmanager
     async def open_(base: str) -> AsyncIterator[One]:
@@ -262,6 +280,7 @@ def ours_with_sdk(variant: str) -> Contender:
     return open_
 
 
+TRANSPORT = "the transport alone: AiohttpTransport.send()"
 TELEMETRY_NOOP = "ours + telemetry on, no-op providers"
 TELEMETRY_SDK = "ours + telemetry on, SDK (in-memory export)"
 
@@ -270,6 +289,7 @@ CONTENDERS: dict[str, Contender] = {
     BARE: bare_aiohttp("GET"),
     OURS: ours("get", telemetry=False),
     HTTPX: httpx_client,
+    TRANSPORT: transport_alone,
     TELEMETRY_NOOP: ours("get", telemetry=True),
     TELEMETRY_SDK: ours_with_sdk("get"),
     "ours + governor (rate_limit=1_000_000)": ours("get", rate_limit=1_000_000, telemetry=False),
