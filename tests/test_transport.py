@@ -26,7 +26,13 @@ from tightknit_async import (
     Timeout,
 )
 from tightknit_async.testing import disable_waits
-from tightknit_async.transport import AiohttpTransport, Request, map_aiohttp_error
+from tightknit_async.transport import (
+    AiohttpTransport,
+    Multipart,
+    MultipartFile,
+    Request,
+    map_aiohttp_error,
+)
 
 URL = "http://127.0.0.1:1/admin/v0/feeds"
 
@@ -495,3 +501,49 @@ async def test_response_bodies_over_the_cap_are_refused() -> None:
         await runner.cleanup()
     with pytest.raises(ValueError, match="max_response_bytes"):
         AiohttpTransport(max_response_bytes=0)
+
+
+async def test_an_answer_before_the_upload_ends_is_returned_and_its_writer_stopped() -> None:
+    """A server may answer (here 413) before it has read a streamed upload. The transport,
+    which releases the response instead of waiting in ``async with``, returns that answer,
+    stops sending the rest, and leaves no task of aiohttp's running and no connection held."""
+    sent_chunks = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the head only: the body is still on its way
+        writer.write(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
+        await writer.drain()
+        writer.close()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent_chunks
+        for _ in range(4096):  # 256 MiB if it were all sent
+            sent_chunks += 1
+            yield b"x" * 65536
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    transport = AiohttpTransport(limits=Limits(max_connections=1))
+    upload = Multipart(
+        fields={}, file=MultipartFile(filename="big.bin", source=chunks, size=4096 * 65536)
+    )
+    before = asyncio.all_tasks()
+    try:
+        response = await transport.send(Request("POST", f"{base}/upload", content=upload))
+        assert response.status_code == 413
+        for _ in range(20):  # let the cancelled writer finish
+            await asyncio.sleep(0)
+        assert asyncio.all_tasks() == before  # aiohttp's writer task is gone
+        assert sent_chunks < 4096  # the upload was stopped, not sent in full
+        session = transport._session
+        assert session is not None
+        connector = session.connector
+        assert connector is not None
+        assert len(connector._acquired) == 0  # the pool holds no connection for it
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
