@@ -504,17 +504,20 @@ async def test_response_bodies_over_the_cap_are_refused() -> None:
 
 
 async def test_an_answer_before_the_upload_ends_is_returned_and_its_writer_stopped() -> None:
-    """A server may answer (here 413) before it has read a streamed upload. The transport,
-    which releases the response instead of waiting in ``async with``, returns that answer,
-    stops sending the rest, and leaves no task of aiohttp's running and no connection held."""
+    """A server may answer (here 413) before it has read a streamed upload: the transport
+    returns that answer, stops sending the rest, and leaves no task of aiohttp's running and no
+    connection held."""
     sent_chunks = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")  # the head only: the body is still on its way
-        writer.write(
-            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
-        )
+        head = await reader.readuntil(b"\r\n\r\n")  # the head only: a body is still coming
+        if head.startswith(b"GET /ok "):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        else:
+            writer.write(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+            )
         await writer.drain()
         writer.close()
 
@@ -538,12 +541,43 @@ async def test_an_answer_before_the_upload_ends_is_returned_and_its_writer_stopp
             await asyncio.sleep(0)
         assert asyncio.all_tasks() == before  # aiohttp's writer task is gone
         assert sent_chunks < 4096  # the upload was stopped, not sent in full
-        session = transport._session
-        assert session is not None
-        connector = session.connector
-        assert connector is not None
-        assert len(connector._acquired) == 0  # the pool holds no connection for it
+        # The pool's one connection is free again: the next request gets one at once.
+        quick = Timeout(connect=2.0, total=5.0)
+        again = await transport.send(Request("GET", f"{base}/ok", timeout=quick))
+        assert again.status_code == 200
     finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_refused_body_gives_its_connection_back_at_once() -> None:
+    """A reply refused for its size, its body unread, frees its pooled connection before
+    ``send`` raises: with a pool of one, the next request gets a connection at once."""
+    done = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if head.startswith(b"GET /ok "):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+        else:  # a large body declared, its first bytes sent, the rest held back
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 500000\r\n\r\n" + b"x" * 1000)
+            await writer.drain()
+            await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    transport = AiohttpTransport(limits=Limits(max_connections=1), max_response_bytes=4096)
+    quick = Timeout(connect=2.0, total=5.0)
+    try:
+        with pytest.raises(ResponseTooLargeError):
+            await transport.send(Request("GET", f"{base}/big", timeout=quick))
+        again = await transport.send(Request("GET", f"{base}/ok", timeout=quick))
+        assert again.status_code == 200
+    finally:
+        done.set()
         await transport.aclose()
         server.close()
         await server.wait_closed()
