@@ -198,6 +198,8 @@ class AiohttpTransport:
         try:
             # Awaited, not entered: ``async with`` would add four coroutine frames (the context
             # manager's and the response's enter and exit) to what ``release()`` does alone.
+            # Two calls rather than one with a ``**`` splat of the extra argument, which would
+            # cost every GET about 3,000 instructions.
             if request.method in _NEVER_RESENT:  # without the session's middleware
                 pending = session.request(
                     request.method,
