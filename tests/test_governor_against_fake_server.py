@@ -258,9 +258,10 @@ async def test_fifty_keys_on_one_saturated_loop_earn_no_429() -> None:
             # two shared cores: this loop starts woken tasks' sends later than the default's
             # 50 ms assumes. With 100 keys the fake's loop fell behind as well, and runs earned
             # 429s (5 to 91 of ~3,000 requests at 50 ms, up to 32 at 150 ms): its arrival times
-            # stopped meaning anything. What is tested is the mechanism (timer lateness and
-            # replies fed back) with a budget that covers this load, as docs/governor.md advises.
-            governor = Governor(CAP, jitter=0.15)
+            # stopped meaning anything. With 50 keys, a clean-clone CI run still saw one 429 at
+            # 150 ms. What is tested is the mechanism (timer lateness and replies fed back) with
+            # a budget that covers this load on a busy shared host, as docs/governor.md advises.
+            governor = Governor(CAP, jitter=0.25)
             headers = {"Authorization": f"Bearer {key}"}
 
             async def worker() -> None:
