@@ -92,11 +92,16 @@ async def test_every_resource_method_takes_a_deadline(fake_clock: FakeClock) -> 
 
 async def test_the_deadline_clips_each_attempts_timeout(fake_clock: FakeClock) -> None:
     transport = MockTransport(ok)
+    key = unique_key()
     async with AsyncTightknit(
-        api_key=unique_key(), transport=transport, rate_limit=None, timeout=30, clock=fake_clock
+        api_key=key, transport=transport, rate_limit=None, timeout=30, clock=fake_clock
     ) as tk:
         await tk.request("GET", "/admin/v0/feeds", deadline=2.5)
-    assert transport.requests[0].timeout.total == 2.5
+    first = transport.requests[0]
+    assert first.timeout.total == 2.5
+    assert first.timeout.connect == 10.0  # only the total is clipped
+    assert first.headers["X-Tightknit-Attempt"] == "1"
+    assert first.headers["Authorization"] == f"Bearer {key}"
 
 
 def test_deadline_and_retry_deadline_cannot_disagree() -> None:

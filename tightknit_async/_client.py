@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import platform
+from asyncio import get_running_loop
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
@@ -306,6 +307,7 @@ class AsyncTightknit:
         if self._closed:
             return
         self._closed = True
+        self._loop = None  # request() finds no bound loop and asks _bind(), which refuses
         if self._owns_transport:
             await self._transport.aclose()
         for backend in self._owned:
@@ -497,6 +499,88 @@ class AsyncTightknit:
             url, bare_path, target = self._url_for(path, params)
         sent = self._base_headers  # copied only when this call adds to it
         content: bytes | Multipart | None = None
+        if json is not NOT_GIVEN or multipart is not None or headers is not None:
+            content, sent = self._content_and_headers(json, multipart, headers)
+        key: str | None = None
+        minted = False
+        fingerprint: str | None = None
+        if idempotency_key is None or idempotency_key is NOT_GIVEN:
+            if verb in MUTATING_METHODS:
+                key, minted = mint_idempotency_key(), True
+        elif idempotency_key is not False:
+            key = validate_idempotency_key(idempotency_key)
+            fingerprint = request_fingerprint(verb, target, content)
+        if key is not None:
+            if sent is self._base_headers:
+                sent = sent.copy()
+            sent[IDEMPOTENCY_HEADER] = key
+        attempt_timeout = self.timeout
+        policy = self.retry_policy
+        lane: Priority = "interactive"
+        if (
+            timeout is not NOT_GIVEN
+            or max_retries is not NOT_GIVEN
+            or deadline is not NOT_GIVEN
+            or priority is not NOT_GIVEN
+        ):
+            attempt_timeout, policy, lane = self._call_options(
+                timeout, max_retries, deadline, priority
+            )
+        if self._loop is not get_running_loop():  # unbound, closed (None), or another loop
+            self._bind()
+        if self._runner.governor is None and self.rate_limit is not None:
+            self.governor  # noqa: B018 (resolves the key's governor for the runner)
+        started = self._runner.clock.monotonic()
+        call = CallDescription(  # positional, in the fields' order: cheaper than keywords
+            verb,  # method
+            url,
+            self._plain_headers if sent is self._base_headers else sent,  # headers
+            content,
+            attempt_timeout,  # timeout
+            bare_path,  # path
+            target,
+            key,  # idempotency_key
+            minted,
+            policy,
+            lane,
+            started,
+            None if policy.deadline is None else started + policy.deadline,  # deadline
+            fingerprint,
+        )
+        counters = self._counters
+        runner = self._runner
+        # A call without a key, or with a key minted for it, has nothing to share or replay: it
+        # goes straight to the runner; a caller's key goes through the coordinator.
+        flow: Awaitable[APIResponse]
+        if fingerprint is None:
+            flow = runner.run(call)
+        else:
+            flow = (self._coordinator_ref or self._coordinator()).execute(call, runner)
+        telemetry = runner.telemetry
+        try:
+            if telemetry is None:
+                response = await flow
+            else:
+                response = await telemetry.traced(call, flow)
+        except BaseException:
+            counters.failures += 1
+            raise
+        finally:
+            counters.calls += 1
+        if response.replayed:
+            counters.replayed += 1
+        return response
+
+    def _content_and_headers(
+        self,
+        json: object | NotGiven,
+        multipart: Multipart | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[bytes | Multipart | None, CIMultiDict[str]]:
+        """The call's body and the headers of its first attempt (the client's own, not copied,
+        when the call adds none): ``request()``'s less common arguments, checked here."""
+        sent = self._base_headers
+        content: bytes | Multipart | None = None
         if json is not NOT_GIVEN:
             if multipart is not None:
                 raise ValueError("pass json=... or multipart=..., not both")
@@ -529,72 +613,28 @@ class AsyncTightknit:
                 sent[name] = value
             if headers:
                 sent[ATTEMPT_HEADER] = "1"  # ours, whatever was given
-        key: str | None = None
-        minted = False
-        fingerprint: str | None = None
-        if idempotency_key is None or idempotency_key is NOT_GIVEN:
-            if verb in MUTATING_METHODS:
-                key, minted = mint_idempotency_key(), True
-        elif idempotency_key is not False:
-            key = validate_idempotency_key(idempotency_key)
-            fingerprint = request_fingerprint(verb, target, content)
-        if key is not None:
-            if sent is self._base_headers:
-                sent = sent.copy()
-            sent[IDEMPOTENCY_HEADER] = key
+        return content, sent
+
+    def _call_options(
+        self,
+        timeout: Timeout | float | NotGiven | None,
+        max_retries: int | NotGiven,
+        deadline: float | NotGiven | None,
+        priority: Priority | NotGiven,
+    ) -> tuple[Timeout, RetryPolicy, Priority]:
+        """The call's attempt timeout, retry policy and lane, where it overrides the client's."""
         attempt_timeout = self.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         policy = self.retry_policy
         if max_retries is not NOT_GIVEN:
             policy = dataclasses.replace(policy, max_retries=max_retries)
         if deadline is not NOT_GIVEN:
             policy = dataclasses.replace(policy, deadline=deadline)
-        lane: Priority = "interactive" if priority is NOT_GIVEN else priority
-        if lane not in _PRIORITIES:
-            raise ValueError(f"priority must be 'interactive' or 'bulk', got {lane!r}")
-        if self._closed or self._loop is None or self._loop is not asyncio.get_running_loop():
-            self._bind()
-        if self._runner.governor is None and self.rate_limit is not None:
-            self.governor  # noqa: B018 (resolves the key's governor for the runner)
-        started = self._runner.clock.monotonic()
-        call = CallDescription(  # positional, in the fields' order: cheaper than keywords
-            verb,  # method
-            url,
-            bare_path,  # path
-            target,
-            content,
-            self._plain_headers if sent is self._base_headers else sent,  # headers
-            key,  # idempotency_key
-            minted,
-            attempt_timeout,  # timeout
-            policy,
-            lane,
-            started,
-            None if policy.deadline is None else started + policy.deadline,  # deadline
-            fingerprint,
-        )
-        counters = self._counters
-        runner = self._runner
-        # A call without a key, or with a key minted for it, has nothing to share or replay: it
-        # goes straight to the runner; a caller's key goes through the coordinator.
-        flow: Awaitable[APIResponse]
-        if fingerprint is None:
-            flow = runner.run(call)
-        else:
-            flow = (self._coordinator_ref or self._coordinator()).execute(call, runner)
-        telemetry = runner.telemetry
-        try:
-            if telemetry is None:
-                response = await flow
-            else:
-                response = await telemetry.traced(call, flow)
-        except BaseException:
-            counters.failures += 1
-            raise
-        finally:
-            counters.calls += 1
-        if response.replayed:
-            counters.replayed += 1
-        return response
+        lane: Priority = "interactive"
+        if priority is not NOT_GIVEN:
+            if priority not in _PRIORITIES:
+                raise ValueError(f"priority must be 'interactive' or 'bulk', got {priority!r}")
+            lane = priority
+        return attempt_timeout, policy, lane
 
     def _coordinator(self) -> IdempotencyCoordinator:
         if self._coordinator_ref is None:

@@ -20,6 +20,8 @@ class Clock(Protocol):
 class SystemClock:
     """``time.monotonic`` and ``asyncio.sleep``."""
 
+    __slots__ = ()  # no instance dict for ``monotonic`` to be looked up in first
+
     # The builtin itself (read several times per call): no Python frame in between.
     monotonic = staticmethod(time.monotonic)
 

@@ -25,7 +25,6 @@ import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._clock import Clock
-from ._config import Timeout
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -49,7 +48,8 @@ from .idempotency._machine import (
 )
 from .idempotency._store import CachedReply, FlightClaim, Headers, header_pairs
 from .retry import RetryPolicy
-from .transport import AsyncTransport, Multipart, Request, Response
+from .transport import AsyncTransport, Request, Response
+from .transport._base import describe_content, redact_headers
 
 if TYPE_CHECKING:
     from .telemetry import Telemetry
@@ -61,37 +61,46 @@ logger: Final = logging.getLogger("tightknit_async")
 ATTEMPT_HEADER: Final = "X-Tightknit-Attempt"
 REPLAYED_HEADER: Final = "x-idempotent-replayed"
 _ATTEMPT_NUMBERS: Final = tuple(str(n) for n in range(10))
+_DEBUG: Final = logging.DEBUG
+DEFAULT_RETRY_POLICY: Final = RetryPolicy()
 
 
-class CallDescription(msgspec.Struct, frozen=True, gc=False):
+class CallDescription(Request, frozen=True, gc=False):
     """Everything about one call, built once by ``request()`` and read by every layer below.
 
-    ``headers`` are what the first attempt sends (the client's, the key, the content type, the
-    caller's, ``X-Tightknit-Attempt: 1``), not to be changed; a later attempt sends a copy with
-    its own number. ``started`` and ``deadline`` are readings of the client's monotonic clock;
-    ``deadline`` bounds the whole call (queue, attempts, backoff).
+    It is its own first attempt's :class:`~tightknit_async.transport.Request` (method, URL,
+    headers, body, timeout, path), so an attempt that needs nothing changed is sent as it is; a
+    later attempt, or one whose timeout the deadline clips, is sent as a plain ``Request`` built
+    from it. ``headers`` are what the first attempt sends (the client's, the key, the content
+    type, the caller's, ``X-Tightknit-Attempt: 1``), not to be changed; a later attempt sends a
+    copy with its own number. ``started`` and ``deadline`` are readings of the client's
+    monotonic clock; ``deadline`` bounds the whole call (queue, attempts, backoff).
+
+    (Every field after ``path`` has a default only because a Struct's fields after one with a
+    default must have one: ``request()`` always gives them all, positionally.)
     """
 
-    method: str
-    url: str
-    path: str
-    """The path alone, for logs, errors and the response."""
-    target: str
+    headers: CIMultiDict[str] | CIMultiDictProxy[str] = msgspec.field(default_factory=CIMultiDict)
+    target: str = ""
     """Path and query: part of the idempotency fingerprint."""
-    content: bytes | Multipart | None
-    headers: CIMultiDict[str] | CIMultiDictProxy[str]
-    idempotency_key: str | None
-    minted: bool
+    idempotency_key: str | None = None
+    minted: bool = False
     """The key was minted for this call: it cannot collide, so the store is not asked."""
-    timeout: Timeout
-    """Per attempt, clipped to what is left of the deadline."""
-    policy: RetryPolicy
-    lane: Priority
-    started: float
-    deadline: float | None
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY
+    lane: Priority = "interactive"
+    started: float = 0.0
+    deadline: float | None = None
     fingerprint: str | None = None
     """For a caller's key: the digest of method, target and body that the key is bound to
     (:func:`~tightknit_async.idempotency._coordinator.request_fingerprint`)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"CallDescription(method={self.method!r}, url={self.url!r}, "
+            f"headers={redact_headers(self.headers)!r}, content={describe_content(self.content)}, "
+            f"idempotency_key={self.idempotency_key!r}, lane={self.lane!r}, "
+            f"deadline={self.deadline!r})"
+        )
 
 
 class Counters(msgspec.Struct, kw_only=True, gc=False):
@@ -160,14 +169,13 @@ class Runner:
         first: Response | APIConnectionError
         try:
             if governor is None or governor.try_acquire_nowait(call.lane):  # _attempt, inlined
-                timeout = call.timeout  # _request_for, inlined for a first attempt
-                if remaining is not None and (timeout.total is None or timeout.total > remaining):
-                    timeout = timeout.clipped(remaining)
-                self.counters.attempts += 1
-                request = Request(
-                    call.method, call.url, call.headers, call.content, timeout, call.path
-                )
-                if logger.isEnabledFor(logging.DEBUG):
+                total = call.timeout.total  # _request_for, inlined for a first attempt
+                request: Request = call  # the call is its own first attempt's request
+                if remaining is not None and (total is None or total > remaining):
+                    request = self._request_for(call, 1, remaining)
+                else:
+                    self.counters.attempts += 1
+                if logger.isEnabledFor(_DEBUG):
                     first = await self._logged_send(call, request, 1)
                 else:
                     first = await self.transport.send(request)
@@ -194,8 +202,8 @@ class Runner:
                     status,
                     headers,
                     first.content,
-                    replayed=headers.get(REPLAYED_HEADER, "").lower() == "true",  # _is_replay
-                    attempts=1,
+                    REPLAYED_HEADER in headers and _is_replay(first),  # replayed
+                    1,  # attempts
                 )
         return await self._run(call, claim, first)
 
@@ -262,8 +270,8 @@ class Runner:
                         response.status_code,
                         response.headers,
                         response.content,
-                        replayed=_is_replay(response),
-                        attempts=state.attempt,
+                        _is_replay(response),  # replayed
+                        state.attempt,  # attempts
                     )
                 elif isinstance(state, Waiting):
                     logger.debug(
@@ -309,7 +317,7 @@ class Runner:
         if governor is not None and not governor.try_acquire_nowait(call.lane):
             return self._paced_attempt(call, governor, attempt, remaining)
         request = self._request_for(call, attempt, remaining)
-        if logger.isEnabledFor(logging.DEBUG):
+        if logger.isEnabledFor(_DEBUG):
             return self._logged_send(call, request, attempt)
         return self.transport.send(request)
 
@@ -333,26 +341,29 @@ class Runner:
         if self.telemetry is not None:
             self.telemetry.waited(waited)
         request = self._request_for(call, attempt, remaining)
-        if logger.isEnabledFor(logging.DEBUG):
+        if logger.isEnabledFor(_DEBUG):
             return await self._logged_send(call, request, attempt)
         return await self.transport.send(request)
 
     def _request_for(self, call: CallDescription, attempt: int, remaining: float | None) -> Request:
-        """The attempt's request: its attempt header, its timeout clipped to the deadline."""
+        """The attempt's request: its attempt header, its timeout clipped to the deadline (a
+        first attempt that needs neither change is ``call`` itself)."""
+        attempt_timeout = call.timeout
+        total = attempt_timeout.total
+        clip = remaining is not None and (total is None or total > remaining)
+        counters = self.counters
+        counters.attempts += 1
         attempt_headers = call.headers
         if attempt > 1:
+            counters.retries += 1
             attempt_headers = attempt_headers.copy()
             attempt_headers[ATTEMPT_HEADER] = (
                 _ATTEMPT_NUMBERS[attempt] if attempt < 10 else str(attempt)
             )
-        attempt_timeout = call.timeout
-        total = attempt_timeout.total
-        if remaining is not None and (total is None or total > remaining):
+        elif not clip:
+            return call
+        if clip:
             attempt_timeout = attempt_timeout.clipped(remaining)
-        counters = self.counters
-        counters.attempts += 1
-        if attempt > 1:
-            counters.retries += 1
         return Request(
             call.method, call.url, attempt_headers, call.content, attempt_timeout, call.path
         )
@@ -391,7 +402,6 @@ class Runner:
         status: int,
         headers: CIMultiDictProxy[str] | Headers | object,
         content: bytes,
-        *,
         replayed: bool,
         attempts: int,
     ) -> APIResponse:
@@ -418,9 +428,7 @@ class Runner:
     def replay(self, call: CallDescription, reply: CachedReply) -> APIResponse:
         """Answer ``call`` with a cached ``reply``, without the network (``replayed=True``)."""
         logger.debug("%s %s -> %s replayed from cache", call.method, call.path, reply.status_code)
-        return self.settle(
-            call, reply.status_code, reply.headers, reply.content, replayed=True, attempts=0
-        )
+        return self.settle(call, reply.status_code, reply.headers, reply.content, True, 0)
 
 
 def _reply(response: Response, call: CallDescription) -> CachedReply:
@@ -484,7 +492,7 @@ def _is_replay(response: Response) -> bool:
 def _log_attempt(
     call: CallDescription, outcome: int | str, attempt: int, sent_at: float, clock: Clock
 ) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
+    if logger.isEnabledFor(_DEBUG):
         logger.debug(
             "%s %s -> %s attempt=%d elapsed=%.3fs",
             call.method,

@@ -72,7 +72,7 @@ class Request(msgspec.Struct, frozen=True, gc=False):
     def __repr__(self) -> str:
         return (
             f"Request(method={self.method!r}, url={self.url!r}, "
-            f"headers={redact_headers(self.headers)!r}, content={_describe(self.content)})"
+            f"headers={redact_headers(self.headers)!r}, content={describe_content(self.content)})"
         )
 
 
@@ -104,7 +104,7 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _describe(content: bytes | Multipart | None) -> str:
+def describe_content(content: bytes | Multipart | None) -> str:
     if isinstance(content, Multipart):
         return f"<multipart {content.file.filename!r}, {content.file.size} bytes>"
     return f"<{len(content or b'')} bytes>"
