@@ -69,11 +69,13 @@ class CachedReply(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def size(self) -> int:
-        """Approximate bytes held: body, headers, fingerprint."""
-        header_bytes = 0
-        for name, value in self.headers:
-            header_bytes += len(name) + len(value)
-        return len(self.content) + header_bytes + len(self.fingerprint) + 64
+        """Approximate bytes held: body, headers (as the in-memory store keeps them, one msgpack
+        blob), fingerprint."""
+        return _held_size(self.content, _encode_headers(self.headers), self.fingerprint)
+
+
+def _held_size(content: bytes, headers: bytes, fingerprint: str) -> int:
+    return len(content) + len(headers) + len(fingerprint) + 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,8 @@ class _Held(msgspec.Struct, gc=False):
 
 
 _encode_headers: Final = msgspec.msgpack.Encoder().encode
+_SWEEP_INTERVAL: Final = 1.0
+"""Seconds between two sweeps of expired replies (bounds are kept on every keep)."""
 _decode_headers: Final = msgspec.msgpack.Decoder(Headers).decode
 
 
@@ -225,6 +229,7 @@ class MemoryIdempotencyStore:
         self._bindings: OrderedDict[str, _Binding] = OrderedDict()
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
+        self._next_sweep = 0.0  # when _purge next looks for expired replies
 
     async def begin(self, scope: str, key: str, fingerprint: str) -> Begun:
         """Bind ``key`` (or find it bound to another request), then replay or claim it. Claims
@@ -281,17 +286,13 @@ class MemoryIdempotencyStore:
         replies = self._replies
         if slot in replies:
             self._drop(slot)
-        size = reply.size
+        headers = _encode_headers(reply.headers)
+        size = _held_size(reply.content, headers, reply.fingerprint)
         if size > self.max_bytes:
             return
         now = self._clock()
         replies[slot] = _Held(
-            now + self.ttl,
-            reply.status_code,
-            _encode_headers(reply.headers),
-            reply.content,
-            reply.fingerprint,
-            size,
+            now + self.ttl, reply.status_code, headers, reply.content, reply.fingerprint, size
         )
         self._bytes += size
         self._purge(now)
@@ -304,13 +305,16 @@ class MemoryIdempotencyStore:
         self._bytes -= self._replies.pop(slot).size
 
     def _purge(self, now: float) -> None:
-        # Oldest-used first: expired entries and then whatever exceeds the bounds.
+        # Oldest-used first: whatever exceeds the bounds, on every keep; expired entries at most
+        # once a second (a lookup never returns one, swept or not).
         replies = self._replies
+        while replies and (len(replies) > self.max_entries or self._bytes > self.max_bytes):
+            self._bytes -= replies.popitem(last=False)[1].size
+            self._evictions += 1
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_INTERVAL
         while replies:
-            if len(replies) > self.max_entries or self._bytes > self.max_bytes:
-                self._bytes -= replies.popitem(last=False)[1].size
-                self._evictions += 1
-                continue
             slot = next(iter(replies))
             if replies[slot].expires > now:
                 break
