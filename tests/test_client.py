@@ -376,6 +376,38 @@ async def test_bad_method_and_foreign_absolute_url_are_rejected() -> None:
     assert [r.url for r in transport.requests] == [f"{tk.base_url}/admin/v0/feeds?page=2"]
 
 
+async def test_a_bad_path_is_refused_before_and_after_a_good_one_is_remembered() -> None:
+    transport = MockTransport(ok)
+    async with client(transport) as tk:
+        for _ in range(2):  # the second time round, the good paths' URLs are remembered
+            for bad in ("", None, 5, ["/admin/v0/feeds"], {"/admin/v0/feeds": 1}):
+                with pytest.raises(ValueError, match="path must be a non-empty str"):
+                    await tk.request("GET", bad)  # type: ignore[arg-type]
+            await tk.request("GET", "/admin/v0/feeds")
+            await tk.request("GET", "admin/v0/members")  # the leading slash is added
+            await tk.request("GET", "/admin/v0/feeds", params={"page": 2})
+            await tk.request("GET", "/admin/v0/feeds?page=3")
+    base = tk.base_url
+    assert [(r.url, r.path) for r in transport.requests] == 2 * [
+        (f"{base}/admin/v0/feeds", "/admin/v0/feeds"),
+        (f"{base}/admin/v0/members", "/admin/v0/members"),
+        (f"{base}/admin/v0/feeds?page=2", "/admin/v0/feeds"),
+        (f"{base}/admin/v0/feeds?page=3", "/admin/v0/feeds"),
+    ]
+
+
+async def test_paths_with_ids_past_the_remembered_bound_still_get_their_own_urls() -> None:
+    transport = MockTransport(ok)
+    async with client(transport) as tk:
+        for number in range(2_500):  # more plain paths than a client remembers
+            await tk.request("GET", f"/admin/v0/members/{number}")
+        await tk.request("GET", "/admin/v0/members/7")
+        assert 0 < len(tk._plain_urls) <= 1_024
+    urls = [r.url for r in transport.requests]
+    assert urls[:-1] == [f"{tk.base_url}/admin/v0/members/{n}" for n in range(2_500)]
+    assert urls[-1] == f"{tk.base_url}/admin/v0/members/7"
+
+
 # -- errors --------------------------------------------------------------------------------------
 
 

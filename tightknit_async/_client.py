@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlencode, urlsplit
 
-import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import _codec
@@ -84,6 +83,8 @@ Params: TypeAlias = Mapping[str, ParamValue | Sequence[ParamValue]]
 IdempotencyKeyOption: TypeAlias = str | Literal[False] | NotGiven | None
 _PRIORITIES: Final = ("interactive", "bulk")
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+_PLAIN_URLS: Final = 1024
+"""Plain paths whose URL a client remembers (see ``AsyncTightknit._url_for``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,7 @@ class AsyncTightknit:
         self._scope = hashlib.sha256(f"{self.base_url}\n{self._api_key}".encode()).hexdigest()
         self._coordinator_ref: IdempotencyCoordinator | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._plain_urls: dict[str, str] = {}  # see _url_for
         self._closed = False
         self._counters = Counters()
         self._runner = Runner(
@@ -402,7 +404,7 @@ class AsyncTightknit:
 
     def statistics(self) -> ClientStatistics:
         """A snapshot of this client's counters."""
-        return ClientStatistics(**msgspec.structs.asdict(self._counters))
+        return ClientStatistics(**self._counters.asdict())
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -487,14 +489,12 @@ class AsyncTightknit:
                 extra_body=extra_body,
                 extra_headers=extra_headers,
             )
-        if (
-            params is None
-            and type(path) is str
-            and path[:1] == "/"
-            and "?" not in path
-            and "://" not in path
-        ):  # _url_for's common case, inlined
-            url, bare_path, target = self.base_url + path, path, path
+        try:  # a plain path seen before: its URL, with no check or concatenation to repeat
+            url = self._plain_urls.get(path) if params is None else None
+        except TypeError:  # an unhashable path: _url_for says what is wrong with it
+            url = None
+        if url is not None:
+            bare_path = target = path
         else:
             url, bare_path, target = self._url_for(path, params)
         sent = self._base_headers  # copied only when this call adds to it
@@ -642,10 +642,19 @@ class AsyncTightknit:
         return self._coordinator_ref
 
     def _url_for(self, path: str, params: Params | None) -> tuple[str, str, str]:
-        """The absolute URL, the path alone, and the path with its query."""
+        """The absolute URL, the path alone, and the path with its query.
+
+        A plain path (``/`` first, no query, no scheme) without params is remembered, up to
+        ``_PLAIN_URLS`` of them (all forgotten when full: paths with ids come and go).
+        """
         plain = type(path) is str and path[:1] == "/" and "?" not in path and "://" not in path
         if plain and params is None:  # the common case: nothing to split or add
-            return self.base_url + path, path, path
+            url = self.base_url + path
+            urls = self._plain_urls
+            if len(urls) >= _PLAIN_URLS:
+                urls.clear()
+            urls[path] = url
+            return url, path, path
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be a non-empty str, got {path!r}")
         if "://" in path:

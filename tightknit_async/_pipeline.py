@@ -103,15 +103,26 @@ class CallDescription(Request, frozen=True, gc=False):
         )
 
 
-class Counters(msgspec.Struct, kw_only=True, gc=False):
-    """A client's running counts (see :class:`~tightknit_async.ClientStatistics`)."""
+class Counters:
+    """A client's running counts (see :class:`~tightknit_async.ClientStatistics`).
 
-    calls: int = 0
-    attempts: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    replayed: int = 0
-    failures: int = 0
+    (A class with ``__slots__``, not a Struct: the interpreter stores into a plain slot inline,
+    while a Struct's own ``__setattr__`` makes each count a call, and there are two per call.)
+    """
+
+    __slots__ = ("attempts", "calls", "failures", "rate_limited", "replayed", "retries")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.attempts = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.replayed = 0
+        self.failures = 0
+
+    def asdict(self) -> dict[str, int]:
+        """The counts by name."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Runner:
