@@ -242,6 +242,9 @@ class AsyncTightknit:
         # What a call with no headers of its own sends on its first attempt: no copy per call,
         # read-only to whatever receives it (a transport, a test's handler).
         self._plain_headers: CIMultiDictProxy[str] = CIMultiDictProxy(self._base_headers)
+        # What a call with a JSON body starts from (copied per call: its key is added to it).
+        self._json_headers: CIMultiDict[str] = self._base_headers.copy()
+        self._json_headers["Content-Type"] = "application/json"
         self._owned: list[Any] = []  # Redis backends this client opened, closed with it
         if redis_max_connections is not None and (
             isinstance(redis_max_connections, bool)
@@ -585,8 +588,7 @@ class AsyncTightknit:
             if multipart is not None:
                 raise ValueError("pass json=... or multipart=..., not both")
             content = _codec.encode(json, argument="json")
-            sent = sent.copy()
-            sent["Content-Type"] = "application/json"
+            sent = self._json_headers.copy()
         elif multipart is not None:
             if not isinstance(multipart, Multipart):
                 raise TypeError(f"multipart must be a Multipart, not {type(multipart).__name__}")
