@@ -29,6 +29,7 @@ import time
 from typing import BinaryIO, Final
 
 import aiohttp
+from aiohttp import hdrs
 
 from .._config import DEFAULT_LIMITS, Limits, Timeout
 from .._exceptions import (
@@ -212,7 +213,8 @@ class AiohttpTransport:
             )
             try:
                 headers = resp.headers  # immutable and case-insensitive: no copy needed
-                length = headers.get("Content-Length")  # resp.content_length, without a frame
+                # resp.content_length, without a frame; an istr name skips the case folding
+                length = headers.get(hdrs.CONTENT_LENGTH)
                 declared = None if length is None else int(length)
                 if declared is not None and declared <= self._max_response_bytes:
                     data = await resp.read()  # the common case: one read, no coroutine of ours
