@@ -623,3 +623,22 @@ def test_cold_margin_is_validated() -> None:
         GCRA(10, cold_margin=1.0)
     with pytest.raises(ValueError, match="cold_margin"):
         GCRA(10, cold_margin=-0.1)
+
+
+def test_the_last_bound_is_the_latest_time_the_booked_send_may_begin() -> None:
+    """``last_bound``: the slot, plus the lag (up to a window), plus ``jitter``; in a cold window
+    ``cold_margin`` more. A driver whose waiter wakes after it books anew."""
+    core = GCRA(10, jitter=0.05, margin=0, cold_margin=0.2)
+    assert core.last_bound == -math.inf
+    assert core.book(0.0) == 0.0  # the first window is cold
+    assert core.last_bound == pytest.approx(0.25)
+    assert core.book(2.0, lag=0.03) == 2.0  # after a window of nothing: cold again
+    assert core.last_bound == pytest.approx(2.28)
+    assert core.book(2.6) == 2.6  # still in that cold window
+    assert core.last_bound == pytest.approx(2.85)
+    assert core.book(3.1, lag=0.03) == 3.1  # warm: a window after the cold one began
+    assert core.last_bound == pytest.approx(3.18)
+    slot = core.book(3.2, lag=5.0)  # a lag counts for a window at most
+    assert core.last_bound == pytest.approx(slot + WINDOW + 0.05)
+    slot = core.book(3.3, lag=-1.0)  # and never below nothing
+    assert core.last_bound == pytest.approx(slot + 0.05)

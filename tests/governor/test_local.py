@@ -525,6 +525,91 @@ def test_a_late_loop_gives_the_waiters_it_releases_that_much_more_time(
     run(main())
 
 
+def test_a_waiter_woken_too_late_for_its_grant_books_a_new_slot(run: VirtualRunner) -> None:
+    """Granted at 1.05, its send due to begin by 1.10 (jitter 50 ms), the waiter only gets its
+    turn at 1.25: a callback held the loop between the grant and the waiter's step. Sent then,
+    it could arrive where its bound says it cannot. The grant is left unused (its bound stays,
+    as a request that never arrived) and the waiter books the next slot, a window after that
+    bound; the lateness is remembered for the grants to come."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualClockLoop)
+        governor = Governor(1, margin=0, cold_margin=0)
+        assert governor.try_acquire_nowait()  # 0.0: the next slot is due at 1.05
+        waiter = asyncio.ensure_future(governor.acquire())
+        await _tick()
+
+        def hold_the_loop() -> None:
+            loop.now += 0.2
+
+        loop.call_at(1.05, hold_the_loop)  # runs after the governor's timer, before the waiter
+        await waiter
+        assert loop.time() == pytest.approx(2.10)  # 1.10 + the window
+        stats = governor.statistics()
+        assert (stats.stale, stats.granted_interactive) == (1, 3)
+        assert governor._lateness(1.25) == pytest.approx(0.2)
+        # the grant it sends on carries the lateness seen at 1.25, halved over 0.85 s, as lag
+        assert governor._core._pending.keys == pytest.approx([2.10 + 0.2 * 2**-0.85])
+
+    run(main())
+
+
+def test_a_waiter_on_time_for_its_grant_keeps_it(run: VirtualRunner) -> None:
+    """The same, held 40 ms: within the 50 ms its grant allows, so it sends on that grant."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualClockLoop)
+        governor = Governor(1, margin=0, cold_margin=0)
+        assert governor.try_acquire_nowait()
+        waiter = asyncio.ensure_future(governor.acquire())
+        await _tick()
+
+        def hold_the_loop() -> None:
+            loop.now += 0.04
+
+        loop.call_at(1.05, hold_the_loop)
+        await waiter
+        assert loop.time() == pytest.approx(1.09)
+        assert governor.statistics().stale == 0
+
+    run(main())
+
+
+def test_a_loop_late_every_time_books_anew_three_times_then_sends(run: VirtualRunner) -> None:
+    """Every grant is followed by a 200 ms hold, more than the lag the halving lateness leaves
+    plus the jitter: the waiter books anew three times, then sends on the fourth grant all the
+    same rather than wait on (a loop that late breaks the jitter assumption whatever is
+    booked)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualClockLoop)
+        holds = 0
+
+        def hold() -> None:
+            nonlocal holds
+            holds += 1
+            loop.now += 0.2
+
+        class HeldAfterEachGrant(Governor):
+            __slots__ = ()
+
+            def _grant_due(self, now: float) -> None:
+                if self.statistics().waiting_interactive:  # the timer is releasing the waiter
+                    loop.call_soon(hold)  # queued before the released waiter's step
+                super()._grant_due(now)
+
+        governor = HeldAfterEachGrant(1, margin=0, cold_margin=0)
+        assert governor.try_acquire_nowait()
+        await governor.acquire()
+        assert holds == 4
+        assert governor.statistics().stale == 3
+
+    run(main())
+
+
 @pytest.mark.parametrize("elapsed", [-0.1, math.nan, math.inf])
 def test_an_answer_that_took_no_sensible_time_is_ignored(
     run: VirtualRunner, elapsed: float

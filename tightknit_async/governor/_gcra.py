@@ -224,6 +224,7 @@ class GCRA:
         "_echo_until",
         "_horizon",
         "_last",
+        "_last_bound",
         "_low",
         "_now",
         "_paused_until",
@@ -290,6 +291,7 @@ class GCRA:
         self._tau = (burst - 1) * max(1.0 / self.rate, self._span / limit)
         self._tat = -math.inf
         self._last = -math.inf  # the latest slot booked
+        self._last_bound = -math.inf  # the bound of the latest booking
         self._cold_until = -math.inf  # slots before this get cold_margin more
         self._cold_keys = -math.inf  # the latest key of a slot that got it
         # The window: every bound that can still matter, sorted. Of those, the answers' own, and
@@ -311,6 +313,13 @@ class GCRA:
     def paused_until(self) -> float:
         """Nothing is booked before this time (``-inf`` when never paused)."""
         return self._paused_until
+
+    @property
+    def last_bound(self) -> float:
+        """The bound of the latest booking (``-inf`` before the first): by M, the latest time its
+        request's send may begin. A driver whose waiter starts later than that (a stalled event
+        loop) must not send on that grant: its bound would not be one. See :meth:`book`."""
+        return self._last_bound
 
     @property
     def in_flight(self) -> int:
@@ -351,6 +360,11 @@ class GCRA:
             lag: how much later than ``jitter`` allows the send may begin (``0 <= lag <=
                 WINDOW``): a driver whose event loop runs late passes how late, and the grant's
                 bound moves that much later (see "Bounds" in the module docstring).
+
+        The grant's bound is then :attr:`last_bound`. A grant whose send cannot begin by then
+        is best left unused, and a new slot booked: the unused grant counts as a request that
+        never arrived (its bound stays until the horizon, or until answers of requests more
+        than ``jitter`` younger pass it over), which errs on the safe side.
         """
         self._advance(now)
         earliest = self.earliest()
@@ -368,6 +382,7 @@ class GCRA:
         else:
             self._pending.add(key, bound, slot)
         insort(self._bounds, bound)
+        self._last_bound = bound
         return slot
 
     def answered(self, now: float, sent: float) -> bool:

@@ -28,10 +28,16 @@ from ._settings import GovernorOptions, GovernorSettings
 
 __all__ = ["Governor"]
 
-_Queue: TypeAlias = LaneQueue[asyncio.Future[None], float]
+_Grant: TypeAlias = tuple[float, float]
+"""What a released waiter's future holds: its slot, and the latest time its send may begin (the
+grant's bound, :attr:`GCRA.last_bound`)."""
+
+_Waiter: TypeAlias = asyncio.Future[_Grant]
+
+_Queue: TypeAlias = LaneQueue[_Waiter, float]
 """Waiter future -> the loop time it began waiting, in two lanes; a done future counts as gone."""
 
-_Deadline: TypeAlias = tuple[float, int, asyncio.Future[None], Priority, float]
+_Deadline: TypeAlias = tuple[float, int, _Waiter, Priority, float]
 """(deadline, tie-breaker, waiter, lane, max_wait): a heap entry, left in place once stale."""
 
 _WAIT_SAMPLE: Final = 1024
@@ -45,6 +51,10 @@ _CLOCK_RESOLUTION: Final = time.get_clock_info("monotonic").resolution
 
 _LATE_HALF_LIFE: Final = 1.0
 """Seconds over which the loop lateness remembered for the lag allowance halves."""
+
+_REBOOKS: Final = 3
+"""How many times one caller books anew after waking too late for its grant; after that it
+sends on the grant it has (a loop that late breaks the jitter assumption whatever is booked)."""
 
 
 class Governor:
@@ -83,6 +93,7 @@ class Governor:
         "_queue",
         "_rate_limited",
         "_sequence",
+        "_stale",
         "_timed_out",
         "_timer",
         "_waits",
@@ -100,6 +111,7 @@ class Governor:
         self._late = 0.0  # the latest peak of the timer's lateness, decaying
         self._late_at = 0.0
         self._timed_out = 0
+        self._stale = 0  # grants left unused: their waiter woke too late to send on them
         self._rate_limited = 0
         self._waits: deque[float] = deque(maxlen=_WAIT_SAMPLE)
 
@@ -131,6 +143,38 @@ class Governor:
         now = loop.time()
         if self._grant_now(now, priority):
             return
+        ends = None if max_wait is None else now + max(0.0, max_wait)
+        for rebooked in range(_REBOOKS + 1):
+            if rebooked and self._grant_now(now, priority):
+                return
+            waiter = self._enqueue(loop, now, priority, None if ends is None else ends - now)
+            try:
+                slot, send_by = await waiter
+            except BaseException:
+                self._withdraw(loop, waiter, priority)
+                raise
+            now = loop.time()
+            if now <= send_by + _CLOCK_RESOLUTION:
+                return
+            # Woken after the time its send had to begin by (the loop was held between the
+            # grant and this task's turn): sent now, the request could arrive outside what its
+            # bound allows. The loop's lateness is remembered for the grants to come; the grant
+            # is left unused, as a request that never arrived (its bound stays: safe), and a new
+            # slot is booked.
+            self._note_lateness(now, now - slot)
+            if rebooked == _REBOOKS:
+                return
+            self._stale += 1
+
+    def _enqueue(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        now: float,
+        priority: Priority,
+        max_wait: float | None,
+    ) -> _Waiter:
+        """Queue a waiter in ``priority``'s lane, with its ``max_wait`` (refused at once when the
+        earliest grant it could get lies further off)."""
         if max_wait is not None:
             max_wait = max(0.0, max_wait)
             ahead = self._queue.ahead(priority)
@@ -144,17 +188,13 @@ class Governor:
                     wait=wait,
                     deadline=max_wait,
                 )
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: _Waiter = loop.create_future()
         self._queue.push(priority, waiter, now)
         if max_wait is not None:
             entry = (now + max_wait, next(self._sequence), waiter, priority, max_wait)
             heapq.heappush(self._deadlines, entry)
         self._arm(loop, now)
-        try:
-            await waiter
-        except BaseException:
-            self._withdraw(loop, waiter, priority)
-            raise
+        return waiter
 
     def try_acquire_nowait(self, priority: Priority = "interactive") -> bool:
         """Take a slot if one is free now and no waiter is queued for it; never waits.
@@ -232,6 +272,7 @@ class Governor:
             paused_for=max(0.0, self._core.paused_until - now),
             mean_wait=math.fsum(waits) / len(waits) if waits else 0.0,
             p99_wait=waits[math.ceil(0.99 * len(waits)) - 1] if waits else 0.0,
+            stale=self._stale,
         )
 
     def __repr__(self) -> str:
@@ -276,16 +317,16 @@ class Governor:
             if popped is None:
                 return
             waiter, since, priority = popped
-            core.book(now, since, lag)
+            slot = core.book(now, since, lag)
             self._record_grant(priority, now - since)
-            waiter.set_result(None)
+            waiter.set_result((slot, core.last_bound))
 
     def _record_grant(self, priority: Priority, wait: float) -> None:
         self._queue.count_grant(priority)
         self._waits.append(wait)
 
     def _withdraw(
-        self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], priority: Priority
+        self, loop: asyncio.AbstractEventLoop, waiter: _Waiter, priority: Priority
     ) -> None:
         """Clean up after a waiter that raised (cancelled, or failed by its deadline)."""
         if loop.is_closed():  # torn down with its loop: there is nobody left to serve
@@ -299,7 +340,7 @@ class Governor:
             if popped is not None:
                 heir, since, _ = popped
                 self._waits.append(loop.time() - since)
-                heir.set_result(None)
+                heir.set_result(waiter.result())  # the same grant: the same time to send by
         self._arm(loop, loop.time())
 
     def _arm(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
@@ -324,12 +365,15 @@ class Governor:
     def _on_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         self._timer = None
         now = loop.time()
-        late = now - when
-        if late > self._lateness(now):
-            self._late, self._late_at = late, now
+        self._note_lateness(now, now - when)
         self._grant_due(now)
         self._expire(now)
         self._arm(loop, now)
+
+    def _note_lateness(self, now: float, late: float) -> None:
+        """The loop was ``late`` behind (a timer that fired late, a waiter that woke late)."""
+        if late > self._lateness(now):
+            self._late, self._late_at = late, now
 
     def _lateness(self, now: float) -> float:
         """How late the loop has been running: the timer's latest peak lateness, halving every
@@ -378,7 +422,7 @@ class Governor:
         return f"{note}, paused for {paused_for:.3f}s after a 429" if paused_for > 0 else note
 
 
-def _cancelled_early(waiter: asyncio.Future[None]) -> bool:
+def _cancelled_early(waiter: _Waiter) -> bool:
     """A queued waiter whose future is done was cancelled; its task has not run yet to withdraw
     it."""
     return waiter.done()

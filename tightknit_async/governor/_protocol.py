@@ -28,6 +28,9 @@ class GovernorStatistics:
             until it is over.
         mean_wait: mean seconds from ``acquire()`` to grant over the recent grants sampled.
         p99_wait: the 99th percentile (nearest rank) of the same sample.
+        stale: grants left unused because their waiter woke after the latest time its send
+            could begin (the event loop was held between the grant and the waiter's turn); each
+            such waiter booked a new slot. 0 for a governor that does not track it.
     """
 
     rate: float
@@ -41,6 +44,7 @@ class GovernorStatistics:
     paused_for: float
     mean_wait: float
     p99_wait: float
+    stale: int = 0
 
     @property
     def granted(self) -> int:
