@@ -141,11 +141,9 @@ class Governor:
         loop = self._bind()
         self._queue.check(priority)
         now = loop.time()
-        if self._grant_now(now, priority):
-            return
         ends = None if max_wait is None else now + max(0.0, max_wait)
         for rebooked in range(_REBOOKS + 1):
-            if rebooked and self._grant_now(now, priority):
+            if self._grant_now(now, priority):
                 return
             waiter = self._enqueue(loop, now, priority, None if ends is None else ends - now)
             try:
