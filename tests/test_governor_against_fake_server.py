@@ -10,6 +10,7 @@ network with jitter does. No test here asserts how fast anything went: only what
 from __future__ import annotations
 
 import asyncio
+import bisect
 import multiprocessing
 import time
 from multiprocessing.connection import Connection
@@ -20,7 +21,7 @@ import pytest
 
 from tightknit_async import AsyncTightknit
 from tightknit_async.cli import _parser, main
-from tightknit_async.governor import Governor, max_in_window
+from tightknit_async.governor import Governor
 from tightknit_async.testing import FakeTightknit
 from tightknit_async.testing._network import NetworkDelay
 
@@ -214,14 +215,16 @@ async def test_the_client_through_50_ms_of_jitter_earns_no_429() -> None:
 
 KEYS = 50
 LOAD_SECONDS = 2.0
+JITTER = 0.25
 
 
 def _serve_keys(conn: Connection) -> None:
     """A fake with ``KEYS`` keys and 0 to 30 ms of network delay, in a process of its own.
 
-    The rest of the governor's 50 ms is left to the fake's own queue: it shares this machine's
+    The rest of the governor's budget is left to the fake's own queue: it shares this machine's
     cores with the client and gets busy too, and it times a request only once its loop gets to
-    it, which counts as delay on the way in just as the network's does.
+    it, which counts as delay on the way in just as the network's does. It sends back every
+    arrival as (time, key's index, status, the request's tag).
     """
 
     async def serve() -> None:
@@ -229,48 +232,93 @@ def _serve_keys(conn: Connection) -> None:
         fake = FakeTightknit(rate_limit=CAP, network_delay=(0.0, 0.03), seed_data=False)
         async with fake:
             keys = [fake.add_key() for _ in range(KEYS)]
+            index = {fake.key_info(key).id: i for i, key in enumerate(keys)}
             conn.send((fake.url, keys))
             await loop.run_in_executor(None, conn.recv)
-            windows = [
-                max_in_window(a.time for a in fake.arrivals if a.key_id == fake.key_info(k).id)
-                for k in keys
-            ]
-            conn.send((fake.stats.requests, fake.stats.rate_limited, windows))
+            conn.send(
+                [(a.time, index[a.key_id], a.status, a.idempotency_key) for a in fake.arrivals]
+            )
 
     asyncio.run(serve())
 
 
-async def test_fifty_keys_on_one_saturated_loop_earn_no_429() -> None:
+_Arrival = tuple[float, bool, bool]
+"""One arrival of a key at the server: (time, answered 429, arrived more than the jitter after
+its grant)."""
+
+
+def _unexplained(arrivals: list[_Arrival]) -> list[str]:
+    """What the governor's guarantee forbids among one key's ``arrivals`` (sorted by time): a
+    window ``[t, t + 1 s)`` holding more than ``CAP``, or a 429, with no request in that second
+    that broke the assumption (arrived more than the jitter after its grant)."""
+    times = [at for at, _, _ in arrivals]
+    found: list[str] = []
+    for first, start in enumerate(times):
+        last = bisect.bisect_left(times, start + 1.0)
+        if last - first > CAP and not any(late for _, _, late in arrivals[first:last]):
+            found.append(f"{last - first} arrivals in [{start:.3f}, {start + 1:.3f})")
+    for i, (at, limited, _) in enumerate(arrivals):
+        inside = arrivals[bisect.bisect_right(times, at - 1.0) : i + 1]
+        if limited and not any(late for _, _, late in inside):
+            found.append(f"a 429 at {at:.3f}")
+    return found
+
+
+def test_unexplained_finds_windows_over_the_cap_and_429s_without_a_late_request() -> None:
+    on_time = [(i / (CAP + 1), False, False) for i in range(CAP + 1)]  # 51 in one second
+    assert _unexplained(on_time) == ["51 arrivals in [0.000, 1.000)"]
+    one_late = [*on_time[:-1], (on_time[-1][0], False, True)]
+    assert _unexplained(one_late) == []
+    spread = [(i * 1.01 / CAP, False, False) for i in range(3 * CAP)]  # at most 50 a second
+    assert _unexplained(spread) == []
+    limited = [(0.0, False, True), (0.5, False, False), (1.2, True, False)]
+    assert _unexplained(limited) == ["a 429 at 1.200"]  # the late one is outside its second
+    assert _unexplained([(0.0, False, True), (0.5, True, False)]) == []
+
+
+async def test_fifty_keys_on_one_saturated_loop_earn_no_429_the_assumption_allows() -> None:
     """Every key kept at full demand, all on this one event loop, far more than it can serve:
     grants wait on a late loop, sends bunch. Each request is answered through the governor as
-    the client does: the answer's elapsed time to ``on_reply``, a 429 to ``on_rate_limited``."""
+    the client does: the answer's elapsed time to ``on_reply``, a 429 to ``on_rate_limited``.
+
+    What is asserted is the guarantee as documented: no window holds more than the cap, and no
+    429 comes, unless a request of that key in that second broke the assumption, arriving more
+    than the jitter after its grant (the host stalled the client between a task's turn and its
+    bytes leaving, or stalled the fake). Each request is tagged, so its arrival is matched to
+    its grant. On a quiet host no request breaks it; on a shared one a stall can, and then only
+    the seconds it touches are excused.
+    """
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     server = context.Process(target=_serve_keys, args=(theirs,), daemon=True)
     server.start()
     try:
         url, keys = cast(tuple[str, list[str]], await asyncio.to_thread(ours.recv))
+        loop = asyncio.get_running_loop()
         stop = time.monotonic() + LOAD_SECONDS
+        granted: dict[str, float] = {}  # a request's tag -> when its sender got its turn
         limited = 0
 
         async def key_load(session: aiohttp.ClientSession, key: str) -> None:
             nonlocal limited
             # 200 workers at full demand (2,500 req/s asked of a loop that serves far fewer) on
             # two shared cores: this loop starts woken tasks' sends later than the default's
-            # 50 ms assumes. With 100 keys the fake's loop fell behind as well, and runs earned
-            # 429s (5 to 91 of ~3,000 requests at 50 ms, up to 32 at 150 ms): its arrival times
-            # stopped meaning anything. With 50 keys, a clean-clone CI run still saw one 429 at
-            # 150 ms. What is tested is the mechanism (timer lateness and replies fed back) with
-            # a budget that covers this load on a busy shared host, as docs/governor.md advises.
-            governor = Governor(CAP, jitter=0.25)
+            # 50 ms assumes (up to ~130 ms beside two CPU hogs). What is tested is the mechanism
+            # (timer lateness and replies fed back) with a budget that covers this load, as
+            # docs/governor.md advises.
+            governor = Governor(CAP, jitter=JITTER)
             headers = {"Authorization": f"Bearer {key}"}
 
             async def worker() -> None:
                 nonlocal limited
                 while time.monotonic() < stop:
                     await governor.acquire()
+                    tag = str(len(granted))
+                    granted[tag] = loop.time()
                     started = time.perf_counter()
-                    async with session.get(url + FEEDS, headers=headers) as response:
+                    # A GET ignores an Idempotency-Key; the fake records it: the request's tag.
+                    tagged = {**headers, "Idempotency-Key": tag}
+                    async with session.get(url + FEEDS, headers=tagged) as response:
                         await response.read()
                     governor.on_reply(time.perf_counter() - started)
                     if response.status == 429:
@@ -282,13 +330,21 @@ async def test_fifty_keys_on_one_saturated_loop_earn_no_429() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             await asyncio.gather(*(key_load(session, key) for key in keys))
         ours.send(None)
-        requests, rate_limited, windows = cast(
-            tuple[int, int, list[int]], await asyncio.to_thread(ours.recv)
-        )
+        arrivals = cast(list[tuple[float, int, int, str]], await asyncio.to_thread(ours.recv))
     finally:
         server.join(10)
         if server.is_alive():
             server.terminate()
-    assert requests >= KEYS  # every key got through
-    assert rate_limited == limited == 0
-    assert max(windows) <= CAP
+    assert sorted(tag for *_, tag in arrivals) == sorted(granted)  # every request, once
+    assert len({index for _, index, _, _ in arrivals}) == KEYS  # every key got through
+    assert sum(status == 429 for _, _, status, _ in arrivals) == limited
+    by_key: dict[int, list[_Arrival]] = {}
+    late = 0
+    for at, index, status, tag in sorted(arrivals):
+        broke = at - granted[tag] > JITTER
+        late += broke
+        by_key.setdefault(index, []).append((at, status == 429, broke))
+    # A host stalled through most of the run would excuse everything: this run tests nothing.
+    assert late <= len(arrivals) // 4, f"{late} of {len(arrivals)} requests arrived late"
+    unexplained = {index: found for index, ks in by_key.items() if (found := _unexplained(ks))}
+    assert unexplained == {}
