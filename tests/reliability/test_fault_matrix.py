@@ -302,8 +302,12 @@ async def test_429_storm_without_retry_after_gives_up_by_the_deadline() -> None:
         assert acquired_connections(tk) == 0
         attempts = tk.statistics().attempts
     assert took.seconds < 0.5 + 0.3
-    assert 1 <= attempts == len(server.requests) < 20
-    assert isinstance(info.value.__cause__, RateLimitError)
+    assert 1 <= len(server.requests) < 20
+    if attempts == len(server.requests):  # every attempt was answered 429
+        assert isinstance(info.value.__cause__, RateLimitError)
+    else:  # the last attempt's timeout, clipped to the deadline, ran out before it was read
+        assert attempts == len(server.requests) + 1
+        assert isinstance(info.value.__cause__, APITimeoutError)
     assert "deadline" in str(info.value)
 
 
